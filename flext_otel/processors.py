@@ -1,0 +1,205 @@
+"""Span and log-record processors that run inside the OTel SDK.
+
+Duties shared by every processor here:
+
+* ``on_start`` / ``on_end`` / ``on_emit`` run on the application's thread: they
+  do no I/O, take at most one short lock and **never raise**; an internal
+  failure is logged once per processor and counted as ``invalid``.
+* ``shutdown()`` is idempotent; ``force_flush(timeout_millis)`` returns whether
+  everything handed over so far reached its destination in time.
+* After shutdown, items are dropped and counted as ``shutdown``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from opentelemetry.sdk._logs import LogRecordProcessor
+from opentelemetry.sdk.trace import SpanProcessor
+
+from flext_otel.correlation import CORRELATION_ATTRIBUTE, get_correlation_id
+from flext_otel.store import (
+    PipelineCounters,
+    PipelineStats,
+    TelemetryStore,
+    log_view_from,
+    span_record_from,
+)
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.sdk._logs import ReadWriteLogRecord
+    from opentelemetry.sdk.trace import ReadableSpan, Span
+
+_logger = logging.getLogger("flext_otel")
+
+SpanTransform = Callable[["ReadableSpan"], "ReadableSpan | None"]
+"""Maps a finished span to the span to keep (possibly a redacted copy) or ``None``."""
+
+
+class _OnceLogger:
+    """Logs the first internal failure of a component, then only counts."""
+
+    __slots__ = ("_logged", "_what")
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._logged = False
+
+    def failure(self, exc: BaseException) -> None:
+        if not self._logged:
+            self._logged = True
+            _logger.warning("%s failed internally and drops the item: %r", self._what, exc)
+
+
+class CorrelationSpanProcessor(SpanProcessor):
+    """Stamps ``flext.correlation_id`` on every span started inside a correlation scope."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Set the attribute from the current correlation ID (cheap when none)."""
+        try:
+            cid = get_correlation_id()
+            if cid is not None:
+                span.set_attribute(CORRELATION_ATTRIBUTE, cid)
+        except Exception:  # never raise into span start
+            _logger.debug("correlation stamping failed", exc_info=True)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Nothing to do at span end."""
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Nothing buffered: always True."""
+        return True
+
+
+class StoreSpanProcessor(SpanProcessor):
+    """Puts every finished span into the store, synchronously, with no thread.
+
+    ``transform`` (for example the scrubber) runs first; returning ``None`` drops
+    the span as ``invalid``.
+    """
+
+    def __init__(self, store: TelemetryStore, transform: SpanTransform | None = None) -> None:
+        self._add = store.add_span
+        self._store = store
+        self._transform = transform
+        self._dropped = PipelineCounters("traces:store")
+        self._shutdown = False
+        self._once = _OnceLogger("store span processor")
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Nothing to do at span start."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Convert the span to a compact record and store it; never raises."""
+        if self._shutdown:
+            self._dropped.drop("shutdown")
+            return
+        try:
+            if self._transform is not None:
+                kept = self._transform(span)
+                if kept is None:
+                    self._dropped.drop("invalid")
+                    return
+                span = kept
+            self._add(span_record_from(span))
+        except Exception as exc:
+            self._dropped.drop("invalid")
+            self._once.failure(exc)
+
+    def stats(self) -> PipelineStats:
+        """Accepted = spans stored + dropped; exported = spans stored."""
+        stored = self._store.stats()["spans"].accepted
+        dropped = self._dropped.snapshot().dropped
+        return PipelineStats(stored + sum(dropped.values()), stored, dropped)
+
+    def shutdown(self) -> None:
+        """Stop accepting spans (idempotent); the store keeps what it has."""
+        self._shutdown = True
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Nothing is buffered: always True."""
+        return True
+
+
+class CorrelationLogProcessor(LogRecordProcessor):
+    """Adds ``flext.correlation_id`` to log records emitted inside a scope."""
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        """Set the attribute unless the record already carries one."""
+        try:
+            cid = get_correlation_id()
+            if cid is None:
+                return
+            attributes = log_record.log_record.attributes
+            if attributes is not None and CORRELATION_ATTRIBUTE not in attributes:
+                attributes[CORRELATION_ATTRIBUTE] = cid  # type: ignore[index]
+        except Exception:  # never raise into logging
+            _logger.debug("correlation stamping of a log record failed", exc_info=True)
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Nothing buffered: always True."""
+        return True
+
+
+LogTransform = Callable[["ReadWriteLogRecord"], bool]
+"""Mutates a log record in place (e.g. redaction); returns False to drop it."""
+
+
+class StoreLogProcessor(LogRecordProcessor):
+    """Puts every emitted log record into the store, synchronously, with no thread."""
+
+    def __init__(self, store: TelemetryStore, transforms: Sequence[LogTransform] = ()) -> None:
+        self._add = store.add_log
+        self._store = store
+        self._transforms = tuple(transforms)
+        self._dropped = PipelineCounters("logs:store")
+        self._shutdown = False
+        self._once = _OnceLogger("store log processor")
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        """Copy the record into the store; never raises."""
+        if self._shutdown:
+            self._dropped.drop("shutdown")
+            return
+        try:
+            for transform in self._transforms:
+                if not transform(log_record):
+                    self._dropped.drop("invalid")
+                    return
+            self._add(log_view_from(log_record))
+        except Exception as exc:
+            self._dropped.drop("invalid")
+            self._once.failure(exc)
+
+    def stats(self) -> PipelineStats:
+        """Accepted = records stored + dropped; exported = records stored."""
+        stored = self._store.stats()["logs"].accepted
+        dropped = self._dropped.snapshot().dropped
+        return PipelineStats(stored + sum(dropped.values()), stored, dropped)
+
+    def shutdown(self) -> None:
+        """Stop accepting records (idempotent)."""
+        self._shutdown = True
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Nothing is buffered: always True."""
+        return True
+
+
+__all__ = [
+    "CorrelationLogProcessor",
+    "CorrelationSpanProcessor",
+    "LogTransform",
+    "SpanTransform",
+    "StoreLogProcessor",
+    "StoreSpanProcessor",
+]

@@ -1,0 +1,919 @@
+"""``configure()`` and :class:`FlextOtel`: the one place that assembles the SDK.
+
+A :class:`FlextOtel` owns a tracer, meter and logger provider sharing one
+``Resource``, the in-memory :class:`~flext_otel.store.TelemetryStore`, and the
+export pipelines chosen by the options. ``configure()`` installs flext's *proxy*
+providers as the OTel globals once per process; the proxies forward to whichever
+``FlextOtel`` is current (a test's ``capture()``, else the configured one, else an
+embedded default), so tracers and meters obtained before a reconfiguration follow
+it without touching any OTel private attribute.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import _logs as logs_api
+from opentelemetry import metrics as metrics_api
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
+from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    InMemoryMetricReader,
+    MetricReader,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider, sampling
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.version import __version__ as sdk_version
+
+from flext_otel.config import FlextOtelOptions, resolve_options
+from flext_otel.exporters import (
+    ConsoleTreeSpanExporter,
+    metric_points,
+    otlp_log_exporter,
+    otlp_metric_exporter,
+    otlp_span_exporter,
+    prometheus_available,
+    prometheus_reader,
+)
+from flext_otel.processors import (
+    CorrelationLogProcessor,
+    CorrelationSpanProcessor,
+    StoreLogProcessor,
+    StoreSpanProcessor,
+)
+from flext_otel.store import PipelineCounters, PipelineStats, TelemetryStore
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.metrics import CallbackT
+    from opentelemetry.trace import Span
+    from opentelemetry.util.types import Attributes
+
+_logger = logging.getLogger("flext_otel")
+
+PACKAGE_VERSION = "0.1.0"
+EXIT_TIMEOUT_MILLIS = 10_000
+
+
+# -- reports ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShutdownReport:
+    """What ``FlextOtel.shutdown()`` delivered and lost.
+
+    ``lost`` counts items that never reached a destination they were meant for
+    (queue full, failed export, cut off by the deadline, internal failure);
+    items sampled out, or evicted from the in-memory ring buffer by newer ones,
+    are not lost.
+    """
+
+    lost: int
+    ok: bool
+    pipelines: Mapping[str, PipelineStats]
+    timed_out: tuple[str, ...] = ()
+    evicted: int = 0
+
+    def __str__(self) -> str:
+        late = f"; did not finish in time: {', '.join(self.timed_out)}" if self.timed_out else ""
+        if self.lost == 0:
+            return f"nothing lost{late}"
+        parts = [
+            f"{key} {reason}={count}"
+            for key, stats in self.pipelines.items()
+            for reason, count in sorted(stats.dropped.items())
+            if count and reason != "sampled_out"
+        ]
+        noun = "item" if self.lost == 1 else "items"
+        return f"{self.lost} {noun} lost: {', '.join(parts)}{late}"
+
+
+# -- helpers ----------------------------------------------------------------
+
+
+def _run_bounded(func: Callable[[], object], timeout_s: float, name: str) -> tuple[bool, bool]:
+    """Run ``func`` in a daemon thread within ``timeout_s``: ``(finished, succeeded)``.
+
+    ``succeeded`` is False when it raised or returned False.
+    """
+    outcome: list[object] = []
+
+    def target() -> None:
+        try:
+            outcome.append(func())
+        except Exception as exc:
+            _logger.warning("%s failed: %r", name, exc)
+            outcome.append(False)
+
+    worker = threading.Thread(target=target, name=f"flext-otel-{name}", daemon=True)
+    worker.start()
+    worker.join(max(timeout_s, 0.0))
+    if worker.is_alive():
+        return False, False
+    return True, bool(outcome) and outcome[0] is not False
+
+
+def build_resource(options: FlextOtelOptions) -> Resource:
+    """The resource every signal shares: service, environment, SDK and distro."""
+    attributes: dict[str, Any] = {
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.sdk.version": sdk_version,
+        "telemetry.distro.name": "flext-otel",
+        "telemetry.distro.version": PACKAGE_VERSION,
+    }
+    attributes.update(options.resource_attributes)
+    attributes["service.name"] = options.service_name
+    if options.service_version:
+        attributes["service.version"] = options.service_version
+    if options.environment:
+        attributes["deployment.environment.name"] = options.environment
+    return Resource(attributes)
+
+
+def build_sampler(options: FlextOtelOptions) -> sampling.Sampler:
+    """The head sampler named by ``OTEL_TRACES_SAMPLER`` / ``_ARG``."""
+    ratio = 1.0 if options.sampler_arg is None else options.sampler_arg
+    name = options.sampler
+    root: sampling.Sampler
+    if name.endswith("always_off"):
+        root = sampling.ALWAYS_OFF
+    elif name.endswith("traceidratio"):
+        root = sampling.TraceIdRatioBased(ratio)
+    else:
+        root = sampling.ALWAYS_ON
+    return sampling.ParentBased(root) if name.startswith("parentbased_") else root
+
+
+def _span_limits(options: FlextOtelOptions) -> SpanLimits:
+    count = options.span_attribute_count_limit
+    return SpanLimits(
+        max_attributes=options.attribute_count_limit,
+        max_span_attributes=count if count is not None else options.attribute_count_limit,
+        max_events=options.span_event_count_limit,
+        max_links=options.span_link_count_limit,
+        max_event_attributes=options.attribute_count_limit,
+        max_link_attributes=options.attribute_count_limit,
+        max_attribute_length=options.attribute_value_length_limit,
+        max_span_attribute_length=options.attribute_value_length_limit,
+    )
+
+
+class _Component:
+    """A pipeline part with bounded flush/shutdown and optional stats."""
+
+    __slots__ = ("flush", "key", "name", "stats", "stop")
+
+    def __init__(
+        self,
+        name: str,
+        flush: Callable[[int], object],
+        stop: Callable[[int], object],
+        key: str | None = None,
+        stats: Callable[[], PipelineStats] | None = None,
+    ) -> None:
+        self.name = name
+        self.flush = flush
+        self.stop = stop
+        self.key = key
+        self.stats = stats
+
+
+# -- the handle -------------------------------------------------------------
+
+
+class FlextOtel:
+    """A configured telemetry pipeline: providers, store, exporters and counters.
+
+    Build one with :func:`configure` (global) or ``flext_otel.testing.capture()``
+    (private). Every resource-holding part is flushed and shut down with a
+    deadline shared across pipelines.
+    """
+
+    def __init__(self, options: FlextOtelOptions) -> None:
+        self.options = options
+        self.store = TelemetryStore(
+            options.store_capacity,
+            spans_capacity=options.capacity("spans"),
+            logs_capacity=options.capacity("logs"),
+            alerts_capacity=options.capacity("alerts"),
+            health_capacity=options.capacity("health"),
+        )
+        self.resource = build_resource(options)
+        self.prometheus_registry: Any = None
+        self._components: list[_Component] = []
+        self._shutdown_lock = threading.Lock()
+        self._report: ShutdownReport | None = None
+        self._health_adapter: Any = None
+        self._closers: list[Callable[[], object]] = []
+        self.created_at_ns = time.time_ns()
+        self._provider_shutdowns: list[Callable[[], object]] = []
+        if options.sdk_disabled:
+            self.tracer_provider: trace_api.TracerProvider = trace_api.NoOpTracerProvider()
+            self.meter_provider: metrics_api.MeterProvider = metrics_api.NoOpMeterProvider()
+            self.logger_provider: logs_api.LoggerProvider = logs_api.NoOpLoggerProvider()
+            return
+        tracer_provider = self._build_traces()
+        logger_provider = self._build_logs()
+        self.tracer_provider = tracer_provider
+        self.meter_provider = self._build_metrics()
+        self.logger_provider = logger_provider
+        self._provider_shutdowns = [tracer_provider.shutdown, logger_provider.shutdown]
+
+    # -- assembly ---------------------------------------------------------
+    def _counters(self, key: str, depth: Callable[[], int] | None = None) -> PipelineCounters:
+        return PipelineCounters(key, depth)
+
+    def _span_transform(self) -> Any:
+        """The span transform of the guardrails (scrubbing), or None."""
+        return None
+
+    def _build_traces(self) -> TracerProvider:
+        opts = self.options
+        provider = TracerProvider(
+            sampler=build_sampler(opts),
+            resource=self.resource,
+            shutdown_on_exit=False,
+            span_limits=_span_limits(opts),
+            meter_provider=metrics_api.NoOpMeterProvider(),
+        )
+        provider.add_span_processor(CorrelationSpanProcessor())
+        store_processor = StoreSpanProcessor(self.store, self._span_transform())
+        provider.add_span_processor(store_processor)
+        self._add_component("traces:store", store_processor, stats=store_processor.stats)
+        for name in opts.traces_exporter:
+            if name == "console":
+                console = SimpleSpanProcessor(ConsoleTreeSpanExporter())
+                provider.add_span_processor(console)
+                self._add_component("traces:console", console)
+            elif name == "otlp":
+                processor = self._batch_spans(opts)
+                provider.add_span_processor(processor)
+                self._add_component("traces:otlp", processor, stats=processor.stats)
+        return provider
+
+    def _batch_spans(self, opts: FlextOtelOptions) -> Any:
+        from flext_otel.batch import BatchSpanExportProcessor
+
+        otlp = opts.otlp("traces")
+        return BatchSpanExportProcessor(
+            otlp_span_exporter(otlp),
+            self._counters("traces:otlp"),
+            max_queue_size=opts.bsp_max_queue_size,
+            schedule_delay_ms=opts.bsp_schedule_delay_ms,
+            max_export_batch_size=opts.bsp_max_export_batch_size,
+            export_timeout_ms=opts.bsp_export_timeout_ms,
+            transform=self._span_transform(),
+            exporter_factory=lambda: otlp_span_exporter(otlp),
+        )
+
+    def _build_metrics(self) -> MeterProvider:
+        opts = self.options
+        store_reader = InMemoryMetricReader()
+        read_points = metric_points(store_reader)
+
+        def safe_points() -> list[Any]:
+            try:
+                return read_points()
+            except Exception:  # a shut-down reader reads as empty
+                return []
+
+        self.store.set_metric_source(safe_points)
+        readers: list[MetricReader] = [store_reader]
+        if "prometheus" in opts.metrics_exporter or prometheus_available():
+            reader, self.prometheus_registry = prometheus_reader()
+            readers.append(reader)
+        for name in opts.metrics_exporter:
+            if name == "otlp":
+                from flext_otel.batch import CountingMetricExporter
+
+                counters = self._counters("metrics:otlp")
+                exporter = CountingMetricExporter(
+                    otlp_metric_exporter(opts.otlp("metrics")), counters
+                )
+                periodic = PeriodicExportingMetricReader(
+                    exporter,
+                    export_interval_millis=opts.metric_export_interval_ms,
+                    export_timeout_millis=opts.metric_export_timeout_ms,
+                )
+                readers.append(periodic)
+                self._components.append(
+                    _Component(
+                        "metrics:otlp",
+                        lambda t: True,
+                        lambda t: True,
+                        "metrics:otlp",
+                        counters.snapshot,
+                    )
+                )
+            elif name == "console":
+                readers.append(
+                    PeriodicExportingMetricReader(
+                        ConsoleMetricExporter(),
+                        export_interval_millis=opts.metric_export_interval_ms,
+                    )
+                )
+        provider = MeterProvider(
+            metric_readers=readers, resource=self.resource, shutdown_on_exit=False
+        )
+        self._components.append(
+            _Component(
+                "metrics",
+                provider.force_flush,
+                provider.shutdown,
+            )
+        )
+        return provider
+
+    def _build_logs(self) -> LoggerProvider:
+        opts = self.options
+        provider = LoggerProvider(
+            resource=self.resource,
+            shutdown_on_exit=False,
+            meter_provider=metrics_api.NoOpMeterProvider(),
+            log_record_limits=LogRecordLimits(
+                max_attributes=opts.attribute_count_limit,
+                max_attribute_length=opts.attribute_value_length_limit,
+            ),
+        )
+        provider.add_log_record_processor(CorrelationLogProcessor())
+        store_processor = StoreLogProcessor(self.store, self._log_transforms())
+        provider.add_log_record_processor(store_processor)
+        self._add_component("logs:store", store_processor, stats=store_processor.stats)
+        for name in opts.logs_exporter:
+            if name == "console":
+                console = SimpleLogRecordProcessor(ConsoleLogRecordExporter())
+                provider.add_log_record_processor(console)
+                self._add_component("logs:console", console)
+            elif name == "otlp":
+                from flext_otel.batch import BatchLogExportProcessor
+
+                otlp = opts.otlp("logs")
+                processor = BatchLogExportProcessor(
+                    otlp_log_exporter(otlp),
+                    self._counters("logs:otlp"),
+                    max_queue_size=opts.blrp_max_queue_size,
+                    schedule_delay_ms=opts.blrp_schedule_delay_ms,
+                    max_export_batch_size=opts.blrp_max_export_batch_size,
+                    export_timeout_ms=opts.blrp_export_timeout_ms,
+                    transforms=self._log_transforms(),
+                    exporter_factory=lambda o=otlp: otlp_log_exporter(o),
+                )
+                provider.add_log_record_processor(processor)
+                self._add_component("logs:otlp", processor, stats=processor.stats)
+        return provider
+
+    def _log_transforms(self) -> Sequence[Any]:
+        return ()
+
+    def _add_component(
+        self, key: str, part: Any, stats: Callable[[], PipelineStats] | None = None
+    ) -> None:
+        def flush(timeout_millis: int) -> object:
+            return part.force_flush(timeout_millis)
+
+        def stop(timeout_millis: int) -> object:
+            try:
+                return part.shutdown(timeout_millis)
+            except TypeError:  # SDK parts take no timeout; the caller bounds them
+                return part.shutdown()
+
+        self._components.append(_Component(key, flush, stop, key, stats))
+
+    def add_closer(self, close: Callable[[], object]) -> None:
+        """Run ``close`` at shutdown (for servers bound to this pipeline)."""
+        self._closers.append(close)
+
+    # -- observation ------------------------------------------------------
+    @property
+    def is_shutdown(self) -> bool:
+        """True once :meth:`shutdown` has run."""
+        return self._report is not None
+
+    def stats(self) -> dict[str, PipelineStats]:
+        """Pipeline counters keyed ``"<signal>:<exporter>"``."""
+        return {c.key: c.stats() for c in self._components if c.key and c.stats is not None}
+
+    @property
+    def health_adapter(self) -> Any:
+        """The registry of component health results (created on first use)."""
+        if self._health_adapter is None:
+            from flext_otel.adapters import HealthAdapter
+
+            self._health_adapter = HealthAdapter(
+                self.meter_provider.get_meter("flext_otel.health"),
+                self.logger_provider.get_logger("flext_otel.health"),
+                self.store,
+            )
+        return self._health_adapter
+
+    def health(self) -> dict[str, Any]:
+        """Overall status, per-component results and per-pipeline status."""
+        components: dict[str, Any] = {}
+        overall = "unknown"
+        if self._health_adapter is not None:
+            components = self._health_adapter.components()
+            overall = self._health_adapter.overall()
+        return {
+            "status": overall,
+            "components": components,
+            "pipelines": {key: stats.to_dict() for key, stats in self.stats().items()},
+            "shutdown": self.is_shutdown,
+        }
+
+    # -- lifecycle --------------------------------------------------------
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Flush every pipeline within one shared deadline; False if any did not finish."""
+        if self._report is not None:
+            return True
+        deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
+        ok = True
+        for providers_flush in self._provider_flushes():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            budget = max(int(remaining * 1000), 1)
+
+            def flush(f: Callable[[int], object] = providers_flush, ms: int = budget) -> object:
+                return f(ms)
+
+            finished, succeeded = _run_bounded(flush, remaining, "flush")
+            ok = ok and finished and succeeded
+        return ok
+
+    def _provider_flushes(self) -> list[Callable[[int], object]]:
+        if self.options.sdk_disabled:
+            return []
+        return [c.flush for c in self._components if c.key != "traces:store"]
+
+    def shutdown(self, timeout_millis: int = 30_000) -> ShutdownReport:
+        """Flush and stop every pipeline within one deadline (idempotent).
+
+        Returns a :class:`ShutdownReport`: what was lost and why, and which
+        pipelines did not finish in time.
+        """
+        with self._shutdown_lock:
+            if self._report is not None:
+                return self._report
+            deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
+            timed_out: list[str] = []
+            for close in self._closers:
+                try:
+                    close()
+                except Exception as exc:
+                    _logger.warning("closing %r failed: %r", close, exc)
+            for component in self._components:
+                remaining = deadline - time.monotonic()
+                budget = max(int(remaining * 1000), 1)
+
+                def stop(c: _Component = component, ms: int = budget) -> object:
+                    return c.stop(ms)
+
+                finished = remaining > 0 and _run_bounded(stop, remaining, component.name)[0]
+                if not finished:
+                    timed_out.append(component.name)
+            for provider_shutdown in self._provider_shutdowns:
+                remaining = max(deadline - time.monotonic(), 0.05)
+                _run_bounded(provider_shutdown, remaining, "provider-shutdown")
+            pipelines = MappingProxyType(self.stats())
+            lost = sum(stats.lost for stats in pipelines.values())
+            evicted = sum(s.evicted for s in self.store.stats().values())
+            self._report = ShutdownReport(
+                lost, lost == 0 and not timed_out, pipelines, tuple(timed_out), evicted
+            )
+            _forget(self)
+            return self._report
+
+
+# -- current pipeline and proxies -------------------------------------------
+
+
+class _State:
+    """Which FlextOtel the proxies forward to, and a generation counter."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.configured: FlextOtel | None = None
+        self.default: FlextOtel | None = None
+        self.overrides: list[FlextOtel] = []
+        self.generation = 0
+        self.current: FlextOtel | None = None
+        self.globals_installed = False
+        self.atexit_registered = False
+
+    def refresh(self) -> None:
+        target = self.overrides[-1] if self.overrides else self.configured or self.default
+        if target is not self.current:
+            self.current = target
+            self.generation += 1
+            _rebind_observables()
+
+
+_state = _State()
+
+
+def current() -> FlextOtel:
+    """The active pipeline: a test capture, else the configured one, else the embedded default."""
+    otel = _state.current
+    if otel is not None:
+        return otel
+    with _state.lock:
+        if _state.current is None:
+            _state.default = FlextOtel(resolve_options(install_globals=False))
+            _state.refresh()
+        assert _state.current is not None
+        return _state.current
+
+
+def configured() -> FlextOtel | None:
+    """The pipeline installed by :func:`configure`, if any."""
+    return _state.configured
+
+
+def configure(**options: Any) -> FlextOtel:
+    """Install tracer, meter and logger providers once, at startup; returns the handle.
+
+    Options (see ``flext_otel.config.OPTIONS``) resolve as argument > ``OTEL_*``
+    environment > default; a bad value raises ``ConfigError`` before anything is
+    installed. Calling it again with the same options returns the same handle;
+    with new options the new pipeline takes over (tracers and meters obtained
+    earlier follow it) and the old one is flushed and shut down.
+
+    >>> otel = configure(service_name="doc-example", install_globals=False)
+    >>> otel is configure(service_name="doc-example", install_globals=False)
+    True
+    >>> otel.shutdown().ok
+    True
+    """
+    resolved = resolve_options(**options)
+    with _state.lock:
+        old = _state.configured
+        if old is not None and not old.is_shutdown and old.options == resolved:
+            return old
+        otel = FlextOtel(resolved)
+        _state.configured = otel
+        _state.refresh()
+        if resolved.install_globals:
+            _install_globals()
+        if not _state.atexit_registered:
+            atexit.register(_shutdown_at_exit)
+            _state.atexit_registered = True
+    if old is not None and not old.is_shutdown:
+        old.shutdown()
+    return otel
+
+
+def _forget(otel: FlextOtel) -> None:
+    with _state.lock:
+        if _state.configured is otel:
+            _state.configured = None
+        if _state.default is otel:
+            _state.default = None
+        _state.refresh()
+
+
+def _shutdown_at_exit() -> None:
+    otel = _state.configured
+    if otel is not None and not otel.is_shutdown:
+        report = otel.shutdown(EXIT_TIMEOUT_MILLIS)
+        if not report.ok:
+            _logger.warning("flext-otel at exit: %s", report)
+
+
+@contextmanager
+def use(otel: FlextOtel) -> Iterator[FlextOtel]:
+    """Make ``otel`` current (for proxies and flext's API) inside the block."""
+    with _state.lock:
+        _state.overrides.append(otel)
+        _state.refresh()
+    try:
+        yield otel
+    finally:
+        with _state.lock:
+            if otel in _state.overrides:
+                _state.overrides.remove(otel)
+            _state.refresh()
+
+
+def _install_globals() -> None:
+    if _state.globals_installed:
+        return
+    _state.globals_installed = True
+    trace_api.set_tracer_provider(PROXY_TRACER_PROVIDER)
+    metrics_api.set_meter_provider(PROXY_METER_PROVIDER)
+    logs_api.set_logger_provider(PROXY_LOGGER_PROVIDER)
+    installed = (
+        trace_api.get_tracer_provider() is PROXY_TRACER_PROVIDER,
+        metrics_api.get_meter_provider() is PROXY_METER_PROVIDER,
+        logs_api.get_logger_provider() is PROXY_LOGGER_PROVIDER,
+    )
+    if not all(installed):
+        _logger.warning(
+            "another OpenTelemetry provider was installed first; flext-otel keeps its own "
+            "pipeline, but some OTel globals keep pointing at the other one"
+        )
+
+
+class ProxyTracerProvider(trace_api.TracerProvider):
+    """Global tracer provider that forwards to the current :class:`FlextOtel`."""
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Attributes | None = None,
+    ) -> trace_api.Tracer:
+        """A tracer that follows reconfiguration and test captures."""
+        return _ProxyTracer(
+            instrumenting_module_name, instrumenting_library_version, schema_url, attributes
+        )
+
+
+class _ProxyTracer(trace_api.Tracer):
+    __slots__ = ("_args", "_generation", "_tracer")
+
+    def __init__(self, *args: Any) -> None:
+        self._args = args
+        self._generation = -1
+        self._tracer: trace_api.Tracer = trace_api.NoOpTracer()
+
+    def _real(self) -> trace_api.Tracer:
+        if self._generation != _state.generation:
+            otel = current()
+            self._tracer = otel.tracer_provider.get_tracer(*self._args)
+            self._generation = _state.generation
+        return self._tracer
+
+    def start_span(self, *args: Any, **kwargs: Any) -> Span:
+        return self._real().start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        return self._real().start_as_current_span(*args, **kwargs)
+
+
+PROXY_TRACER_PROVIDER = ProxyTracerProvider()
+
+
+class ProxyLoggerProvider(logs_api.LoggerProvider):
+    """Global logger provider that forwards to the current :class:`FlextOtel`."""
+
+    def get_logger(
+        self,
+        name: str,
+        version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Attributes | None = None,
+    ) -> logs_api.Logger:
+        """A logger that follows reconfiguration and test captures."""
+        return _ProxyLogger(name, version, schema_url, attributes)
+
+
+class _ProxyLogger(logs_api.Logger):
+    def __init__(
+        self, name: str, version: str | None, schema_url: str | None, attributes: Attributes | None
+    ) -> None:
+        super().__init__(name, version, schema_url, attributes)
+        self._args = (name, version, schema_url, attributes)
+        self._generation = -1
+        self._logger: logs_api.Logger = logs_api.NoOpLogger(name)
+
+    def _real(self) -> logs_api.Logger:
+        if self._generation != _state.generation:
+            self._logger = current().logger_provider.get_logger(*self._args)
+            self._generation = _state.generation
+        return self._logger
+
+    def emit(self, record: Any = None, **kwargs: Any) -> None:
+        self._real().emit(record, **kwargs)
+
+    def enabled(self, **kwargs: Any) -> bool:
+        return self._real().enabled(**kwargs)
+
+
+PROXY_LOGGER_PROVIDER = ProxyLoggerProvider()
+
+
+class ProxyMeterProvider(metrics_api.MeterProvider):
+    """Global meter provider that forwards to the current :class:`FlextOtel`."""
+
+    def get_meter(
+        self,
+        name: str,
+        version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Attributes | None = None,
+    ) -> metrics_api.Meter:
+        """A meter whose instruments follow reconfiguration and test captures."""
+        return _ProxyMeter(name, version, schema_url, attributes)
+
+
+class _ProxyInstrument:
+    """Resolves the real instrument on the current meter provider, per generation."""
+
+    def __init__(
+        self, meter: _ProxyMeter, factory: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        self._meter = meter
+        self._factory = factory
+        self._args = args
+        self._kwargs = kwargs
+        self._generation = -1
+        self._real: Any = None
+
+    def _instrument(self) -> Any:
+        if self._generation != _state.generation:
+            meter = self._meter.real()
+            self._real = getattr(meter, self._factory)(*self._args, **self._kwargs)
+            self._generation = _state.generation
+        return self._real
+
+
+class _ProxyCounter(_ProxyInstrument, metrics_api.Counter):
+    def add(
+        self, amount: int | float, attributes: Attributes = None, context: Context | None = None
+    ) -> None:
+        self._instrument().add(amount, attributes, context)
+
+
+class _ProxyUpDownCounter(_ProxyInstrument, metrics_api.UpDownCounter):
+    def add(
+        self, amount: int | float, attributes: Attributes = None, context: Context | None = None
+    ) -> None:
+        self._instrument().add(amount, attributes, context)
+
+
+class _ProxyHistogram(_ProxyInstrument, metrics_api.Histogram):
+    def record(
+        self, amount: int | float, attributes: Attributes = None, context: Context | None = None
+    ) -> None:
+        self._instrument().record(amount, attributes, context)
+
+
+class _ProxyGauge(_ProxyInstrument):
+    def set(
+        self, amount: int | float, attributes: Attributes = None, context: Context | None = None
+    ) -> None:
+        self._instrument().set(amount, attributes, context)
+
+
+_OBSERVABLES: weakref.WeakSet[_ProxyObservable] = weakref.WeakSet()
+
+
+class _ProxyObservable(_ProxyInstrument):
+    """Observable instruments are re-created on every new current pipeline."""
+
+    def bind(self) -> None:
+        try:
+            self._instrument()
+        except Exception:  # a pipeline without metrics: nothing to observe
+            _logger.debug("binding observable %s failed", self._args, exc_info=True)
+
+
+class _ProxyObservableCounter(_ProxyObservable, metrics_api.ObservableCounter):
+    pass
+
+
+class _ProxyObservableUpDownCounter(_ProxyObservable, metrics_api.ObservableUpDownCounter):
+    pass
+
+
+class _ProxyObservableGauge(_ProxyObservable, metrics_api.ObservableGauge):
+    pass
+
+
+def _rebind_observables() -> None:
+    for observable in list(_OBSERVABLES):
+        observable.bind()
+
+
+class _ProxyMeter(metrics_api.Meter):
+    def __init__(
+        self, name: str, version: str | None, schema_url: str | None, attributes: Attributes | None
+    ) -> None:
+        super().__init__(name, version, schema_url)
+        self._meter_args = (name, version, schema_url, attributes)
+        self._generation = -1
+        self._meter: metrics_api.Meter = metrics_api.NoOpMeter(name)
+
+    def real(self) -> metrics_api.Meter:
+        if self._generation != _state.generation:
+            self._meter = current().meter_provider.get_meter(*self._meter_args)
+            self._generation = _state.generation
+        return self._meter
+
+    def _sync(
+        self,
+        cls: type[_ProxyInstrument],
+        factory: str,
+        name: str,
+        unit: str,
+        description: str,
+        **kwargs: Any,
+    ) -> Any:
+        return cls(self, factory, (name, unit, description), kwargs)
+
+    def _observable(
+        self,
+        cls: type[_ProxyObservable],
+        factory: str,
+        name: str,
+        callbacks: Sequence[CallbackT] | None,
+        unit: str,
+        description: str,
+    ) -> Any:
+        proxy = cls(self, factory, (name, callbacks, unit, description), {})
+        _OBSERVABLES.add(proxy)
+        proxy.bind()
+        return proxy
+
+    def create_counter(self, name: str, unit: str = "", description: str = "") -> Any:
+        return self._sync(_ProxyCounter, "create_counter", name, unit, description)
+
+    def create_up_down_counter(self, name: str, unit: str = "", description: str = "") -> Any:
+        return self._sync(_ProxyUpDownCounter, "create_up_down_counter", name, unit, description)
+
+    def create_histogram(
+        self,
+        name: str,
+        unit: str = "",
+        description: str = "",
+        *,
+        explicit_bucket_boundaries_advisory: Sequence[float] | None = None,
+    ) -> Any:
+        kwargs: dict[str, Any] = {}
+        if explicit_bucket_boundaries_advisory is not None:
+            kwargs["explicit_bucket_boundaries_advisory"] = explicit_bucket_boundaries_advisory
+        return self._sync(_ProxyHistogram, "create_histogram", name, unit, description, **kwargs)
+
+    def create_gauge(self, name: str, unit: str = "", description: str = "") -> Any:
+        return self._sync(_ProxyGauge, "create_gauge", name, unit, description)
+
+    def create_observable_counter(
+        self,
+        name: str,
+        callbacks: Sequence[CallbackT] | None = None,
+        unit: str = "",
+        description: str = "",
+    ) -> Any:
+        return self._observable(
+            _ProxyObservableCounter, "create_observable_counter", name, callbacks, unit, description
+        )
+
+    def create_observable_up_down_counter(
+        self,
+        name: str,
+        callbacks: Sequence[CallbackT] | None = None,
+        unit: str = "",
+        description: str = "",
+    ) -> Any:
+        return self._observable(
+            _ProxyObservableUpDownCounter,
+            "create_observable_up_down_counter",
+            name,
+            callbacks,
+            unit,
+            description,
+        )
+
+    def create_observable_gauge(
+        self,
+        name: str,
+        callbacks: Sequence[CallbackT] | None = None,
+        unit: str = "",
+        description: str = "",
+    ) -> Any:
+        return self._observable(
+            _ProxyObservableGauge, "create_observable_gauge", name, callbacks, unit, description
+        )
+
+
+PROXY_METER_PROVIDER = ProxyMeterProvider()
+
+__all__ = [
+    "PROXY_LOGGER_PROVIDER",
+    "PROXY_METER_PROVIDER",
+    "PROXY_TRACER_PROVIDER",
+    "FlextOtel",
+    "ShutdownReport",
+    "build_resource",
+    "build_sampler",
+    "configure",
+    "configured",
+    "current",
+    "use",
+]
