@@ -231,6 +231,8 @@ def _endpoint(value: object, *, from_env: bool) -> str | None:
     text = _optional_str(value, from_env=from_env)
     if text is None:
         return None
+    if any(ch.isspace() for ch in text):
+        raise ValueError("must be a URL such as http://127.0.0.1:4317 (no spaces)")
     parts = urlsplit(text if "://" in text else f"http://{text}")
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError("must be a URL such as http://127.0.0.1:4317")

@@ -15,7 +15,6 @@ import atexit
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -771,7 +770,9 @@ class _ProxyGauge(_ProxyInstrument):
         self._instrument().set(amount, attributes, context)
 
 
-_OBSERVABLES: weakref.WeakSet[_ProxyObservable] = weakref.WeakSet()
+# Strong references: like the SDK's meters, the proxies keep observables alive
+# (callers rarely hold on to an observable instrument).
+_OBSERVABLES: list[_ProxyObservable] = []
 
 
 class _ProxyObservable(_ProxyInstrument):
@@ -797,7 +798,7 @@ class _ProxyObservableGauge(_ProxyObservable, metrics_api.ObservableGauge):
 
 
 def _rebind_observables() -> None:
-    for observable in list(_OBSERVABLES):
+    for observable in tuple(_OBSERVABLES):
         observable.bind()
 
 
@@ -837,7 +838,8 @@ class _ProxyMeter(metrics_api.Meter):
         description: str,
     ) -> Any:
         proxy = cls(self, factory, (name, callbacks, unit, description), {})
-        _OBSERVABLES.add(proxy)
+        with _state.lock:
+            _OBSERVABLES.append(proxy)
         proxy.bind()
         return proxy
 
