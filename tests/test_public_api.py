@@ -15,7 +15,7 @@ PACKAGE = Path(flext_otel.__file__).parent
 # Imports point DOWN this list only (design section 4); private helper modules
 # sit next to the module that owns them.
 LAYERS = [
-    "__init__", "cli", "testing", "_otlp_receiver", "api", "http", "liveview", "decorators",
+    "__init__", "cli", "distro", "testing", "_otlp_receiver", "api", "http", "liveview", "decorators",
     "logs", "providers", "guardrails", "batch", "processors", "exporters", "adapters", "store",
     "correlation", "config", "entities", "result",
 ]
