@@ -171,12 +171,146 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _check_safe_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by a mask."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="****@" + parts.netloc.rpartition("@")[2]))
+
+
+def _check_connect(host: str, port: int, timeout: float) -> str | None:
+    """None when a TCP connection to ``host:port`` opens within ``timeout``, else why not."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except socket.gaierror as exc:
+        return f"cannot resolve host {host!r} ({exc.strerror})"
+    except ConnectionRefusedError:
+        return f"connection refused by {host}:{port} (is the collector running?)"
+    except TimeoutError:
+        return f"no answer from {host}:{port} within {timeout:g} s"
+    except OSError as exc:
+        return f"cannot connect to {host}:{port}: {exc.strerror or exc}"
+
+
+def _check_otlp(signal: str, options: Any, timeout: float) -> tuple[str, str | None]:
+    """``(description, problem)`` for one signal's OTLP exporter."""
+    import importlib.util
+    from urllib.parse import urlsplit
+
+    from flext_otel.config import mask
+
+    otlp = options.otlp(signal)
+    module = "opentelemetry.exporter.otlp.proto." + ("grpc" if otlp.protocol == "grpc" else "http")
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:
+        found = False
+    if not found:
+        raise ConfigError(
+            f"OTEL_{signal.upper()}_EXPORTER=otlp needs an optional extra that is not "
+            f"installed: pip install 'flext-otel[otlp]' ({module})"
+        )
+    parts = urlsplit(otlp.endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    extras = [otlp.protocol]
+    if otlp.compression:
+        extras.append(otlp.compression)
+    if otlp.headers:
+        extras.append("headers " + ",".join(f"{key}={mask(v)}" for key, v in otlp.headers.items()))
+    described = f"{_check_safe_url(otlp.endpoint)} ({'; '.join(extras)})"
+    return described, _check_connect(parts.hostname or "localhost", port, timeout)
+
+
+def _check_prometheus(options: Any, timeout: float) -> tuple[str, str | None, str]:
+    """``(description, problem, how)`` for the ``/metrics`` endpoint flext-otel serves."""
+    import errno
+    import http.client
+    import socket
+    import urllib.error
+    import urllib.request
+
+    from flext_otel.exporters import prometheus_available
+    from flext_otel.http import DEFAULT_PORT
+
+    if not prometheus_available():
+        raise ConfigError(
+            "the prometheus exporter needs an optional extra that is not installed: "
+            "pip install 'flext-otel[prometheus]'"
+        )
+    host = options.prometheus_host
+    port = options.prometheus_port if options.prometheus_port is not None else DEFAULT_PORT
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}/metrics"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+        return url, None, "port free: flext-otel will serve /metrics there"
+    except socket.gaierror as exc:
+        return url, f"cannot resolve host {host!r} ({exc.strerror})", ""
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            return url, f"cannot bind {host}:{port}: {exc.strerror or exc}", ""
+    served = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(host, shown_host)
+    request = urllib.request.Request(f"http://{served}:{port}/metrics")
+    if options.http_token:
+        request.add_header("Authorization", f"Bearer {options.http_token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            kind = response.headers.get("Content-Type", "")
+            if response.status == 200 and ("text/plain" in kind or "openmetrics" in kind):
+                return url, None, "already served (HTTP 200)"
+            return url, f"port {port} is in use by something that does not serve metrics", ""
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return url, f"port {port} is in use; GET /metrics answered HTTP {exc.code}", ""
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        reason = f"{type(exc).__name__}: {exc}"[:120]
+        return url, f"port {port} is in use by something that does not speak HTTP ({reason})", ""
+
+
 def _check(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the effective configuration (secrets masked) and try each exporter.
+
+    Exit status: 0 when every configured exporter is reachable, 1 otherwise;
+    a bad configuration raises ``ConfigError`` (``main`` turns it into 2).
+    """
     from flext_otel.config import resolve_options
 
     options = resolve_options()
+    out.write("effective configuration (secrets masked):\n")
     for name, value in options.to_dict().items():
-        out.write(f"{name} = {value!r}\n")
+        shown = _check_safe_url(value) if isinstance(value, str) and "endpoint" in name else value
+        out.write(f"  {name} = {shown!r}\n")
+    checks: list[tuple[str, str, str | None, str]] = []
+    for signal in ("traces", "metrics", "logs"):
+        if "otlp" in getattr(options, f"{signal}_exporter"):
+            described, problem = _check_otlp(signal, options, args.timeout)
+            checks.append((f"{signal}:otlp", described, problem, ""))
+    if "prometheus" in options.metrics_exporter or options.prometheus_port is not None:
+        checks.append(("metrics:prometheus", *_check_prometheus(options, args.timeout)))
+    out.write("exporters:\n")
+    if not checks:
+        out.write("  none configured: telemetry stays in the in-memory store\n")
+        return 0
+    failed = 0
+    for key, described, problem, how in checks:
+        if problem is None:
+            out.write(f"  {key} {described}: reachable{f' ({how})' if how else ''}\n")
+        else:
+            failed += 1
+            out.write(f"  {key} {described}: unreachable: {problem}\n")
+    if failed:
+        out.write(f"{failed} of {len(checks)} exporters unreachable\n")
+        return 1
+    out.write(f"all {len(checks)} exporters reachable\n")
     return 0
 
 
@@ -199,10 +333,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--otlp-endpoint", help="also export over OTLP to this endpoint")
     demo.add_argument("--prometheus-port", type=int, help="serve /metrics on this port")
     demo.add_argument("--seed", type=int, default=None, help="random seed")
-    sub.add_parser(
+    check = sub.add_parser(
         "check",
         help="print the effective configuration and reach the exporters",
-        description="Validate the configuration and try each exporter endpoint.",
+        description="Validate the configuration (OTEL_* and FLEXT_OTEL_* variables), print it "
+        "with secrets masked, and try each configured exporter endpoint. Exits 0 when all are "
+        "reachable, 1 when one is not, 2 on a configuration error.",
+    )
+    check.add_argument(
+        "--timeout",
+        type=float,
+        default=2.0,
+        help="seconds to wait for each endpoint (default 2)",
     )
     return parser
 
