@@ -115,10 +115,12 @@ def register_route(
     """Serve ``method`` requests for ``path_prefix`` with ``handler``; returns an unregister.
 
     A prefix ending in ``/`` (``/api/``, ``/``) matches every path under it; any
-    other prefix matches exactly that path. The longest matching prefix wins.
+    other prefix matches exactly that path. The longest matching prefix decides:
+    a method it has no handler for is a 405, even if a shorter prefix has one.
     ``HEAD`` is answered by the ``GET`` handler without the body. Registering the
     same method and prefix again replaces the handler. Every server, running or
-    not, sees the change at its next request.
+    not, sees the change at its next request; unregistering a replacement brings
+    back the handler it replaced.
 
     Routes require the server's bearer token, if it has one, unless ``public``
     is True or a ``(method, path) -> bool`` rule that holds for the request
@@ -141,12 +143,17 @@ def register_route(
         rule = public
     entry = _Route(handler, rule)
     with _routes_lock:
+        previous = _routes.get(key)
         _routes[key] = entry
 
     def unregister() -> None:
         with _routes_lock:
-            if _routes.get(key) is entry:
+            if _routes.get(key) is not entry:
+                return  # already removed, or replaced since
+            if previous is None:
                 del _routes[key]
+            else:
+                _routes[key] = previous
 
     return unregister
 
@@ -166,13 +173,11 @@ def _resolve(method: str, path: str) -> tuple[_Route | None, tuple[str, ...]]:
     prefixes = sorted({p for (_, p) in by_key if _matches(p, path)}, key=len, reverse=True)
     if not prefixes:
         return None, ()
-    wanted = ("GET",) if method == "HEAD" else (method,)
-    for prefix in prefixes:
-        for verb in wanted:
-            found = by_key.get((verb, prefix))
-            if found is not None:
-                return found, ()
-    allowed = sorted({verb for (verb, p) in by_key if p == prefixes[0]})
+    verb = "GET" if method == "HEAD" else method
+    found = by_key.get((verb, prefixes[0]))
+    if found is not None:
+        return found, ()
+    allowed = sorted({v for (v, p) in by_key if p == prefixes[0]})
     if "GET" in allowed:
         allowed.append("HEAD")
     return None, tuple(allowed)

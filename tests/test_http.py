@@ -299,7 +299,7 @@ def test_head_returns_headers_without_body(server: HttpServerHandle, path: str) 
     assert int(headers["content-length"]) == len(get_body)
 
 
-@pytest.mark.parametrize("path", ["/nope", "/metrics/extra", "/healthz", "/"])
+@pytest.mark.parametrize("path", ["/nope", "/metrics/extra", "/healthz", "/api/nothing-here"])
 def test_unknown_path_is_404(server: HttpServerHandle, path: str) -> None:
     """Paths no route matches answer 404."""
     assert call(server, path)[0] == 404
@@ -529,6 +529,22 @@ def test_longest_prefix_wins_and_root_catches_the_rest(server: HttpServerHandle)
     finally:
         undo_root()
         undo_api()
+
+
+def test_unregistering_a_replacement_restores_the_previous_route(
+    server: HttpServerHandle,
+) -> None:
+    """Replacing a route and unregistering the replacement brings the original back."""
+    undo_first = register_route("GET", "/api/layered", lambda r: (200, {}, b"first"))
+    try:
+        undo_second = register_route("GET", "/api/layered", lambda r: (200, {}, b"second"))
+        assert call(server, "/api/layered")[2] == b"second"
+        undo_second()
+        undo_second()  # idempotent
+        assert call(server, "/api/layered")[2] == b"first"
+    finally:
+        undo_first()
+    assert call(server, "/api/layered")[0] == 404
 
 
 def test_failing_route_is_500_and_the_server_survives(
