@@ -539,7 +539,7 @@ class HealthAdapter:
         self._gauge = meter.create_observable_gauge(
             "flext.health.status",
             callbacks=[self._observe],
-            unit="1",
+            # no unit: a "1" unit makes Prometheus exporters append "_ratio"
             description="Component health: 1 healthy, 0.5 degraded, 0 unhealthy, -1 unknown",
         )
 
