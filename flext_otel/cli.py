@@ -149,12 +149,29 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
         options["prometheus_port"] = args.prometheus_port
     otel = configure(**options)
     workload = Workload(otel, seed=args.seed)
+    forever = args.forever or args.serve
     out.write(
         f"flext-otel demo: service {args.service_name!r}, "
-        f"{'until stopped' if args.forever else f'{args.duration:.1f} s'}\n"
+        f"{'until stopped' if forever else f'{args.duration:.1f} s'}\n"
     )
+    if args.serve:
+        from urllib.parse import quote
+
+        from flext_otel.http import serve_http
+
+        try:
+            server = serve_http(otel, host="127.0.0.1", port=args.port)
+        except OSError as exc:
+            sys.stderr.write(f"flext-otel: {exc.strerror or exc} (try another --port)\n")
+            otel.shutdown(timeout_millis=5_000)
+            return 1
+        otel.add_closer(server.close)
+        token = otel.options.http_token
+        link = f"{server.url}/" + (f"?token={quote(token, safe='')}" if token else "")
+        out.write(f"live view: {link} (Ctrl-C to stop)\n")
+        out.flush()
     try:
-        workload.run(-1 if args.forever else args.duration)
+        workload.run(-1 if forever else args.duration)
     except KeyboardInterrupt:
         out.write("stopped\n")
     store = otel.store
@@ -333,6 +350,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--otlp-endpoint", help="also export over OTLP to this endpoint")
     demo.add_argument("--prometheus-port", type=int, help="serve /metrics on this port")
     demo.add_argument("--seed", type=int, default=None, help="random seed")
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep running and serve the live view (traces, logs, metrics, health) "
+        "on 127.0.0.1 until interrupted",
+    )
+    demo.add_argument(
+        "--port", type=int, default=8765, help="live view port with --serve (default 8765)"
+    )
     check = sub.add_parser(
         "check",
         help="print the effective configuration and reach the exporters",
