@@ -46,6 +46,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from flext_otel import liveview
 from flext_otel.exporters import prometheus_available
 from flext_otel.providers import FlextOtel, configured, current
 
@@ -267,6 +268,8 @@ def ready_route(request: RequestInfo) -> Response:
 register_route("GET", "/metrics", metrics_route)
 register_route("GET", "/health", health_route)
 register_route("GET", "/ready", ready_route)
+# The live view: the web UI at / (its shell is public, it holds no data) and /api/*.
+register_route("GET", "/", liveview.route, public=liveview.is_public)
 
 
 # -- the server ---------------------------------------------------------------
