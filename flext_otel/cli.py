@@ -15,107 +15,150 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from opentelemetry._logs import SeverityNumber
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode, get_current_span
 
+from flext_otel.api import FlextObservabilityMasterFactory, configure
 from flext_otel.config import ConfigError
+from flext_otel.correlation import correlation_scope
+from flext_otel.decorators import flext_monitor_function
 from flext_otel.exporters import render_trace
-from flext_otel.providers import FlextOtel, configure
+from flext_otel.providers import FlextOtel, use
 
 _REGIONS = ("eu", "us", "apac")
 _ITEMS = ("book", "lamp", "mug", "chair", "pen")
 
 
+class CardDeclinedError(RuntimeError):
+    """The payment provider refused the card."""
+
+
 class Workload:
-    """A realistic order flow recorded through a :class:`FlextOtel` pipeline."""
+    """A realistic order flow recorded through a :class:`FlextOtel` pipeline.
+
+    Uses plain OTel spans for the request, ``@flext_monitor_function`` for the
+    steps, the simple API for metrics, logs, alerts and health checks, and a
+    correlation scope per order.
+    """
 
     def __init__(self, otel: FlextOtel, seed: int | None = None) -> None:
         self.otel = otel
         self.rng = random.Random(seed)
         self.tracer = otel.tracer_provider.get_tracer("flext_otel.demo")
-        meter = otel.meter_provider.get_meter("flext_otel.demo")
-        self.orders = meter.create_counter("orders_total", unit="1", description="Orders placed")
-        self.amount = meter.create_histogram(
-            "order_amount",
-            unit="EUR",
-            description="Order value",
-            explicit_bucket_boundaries_advisory=(5, 10, 25, 50, 100, 250, 500),
-        )
-        self.checkout_seconds = meter.create_histogram(
-            "checkout_duration_seconds",
-            unit="s",
-            description="Checkout latency",
-            explicit_bucket_boundaries_advisory=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
-        )
-        self.logger = otel.logger_provider.get_logger("flext_otel.demo")
+        self.flext = FlextObservabilityMasterFactory(otel)
         self.count = 0
         self.failures = 0
+        self._recent: list[bool] = []
 
-    def _log(self, level: SeverityNumber, text: str, message: str, **attrs: Any) -> None:
-        self.logger.emit(severity_number=level, severity_text=text, body=message, attributes=attrs)
+    def _pause(self, low: float, high: float) -> None:
+        time.sleep(self.rng.uniform(low, high))
 
-    def _step(
-        self, name: str, low: float, high: float, kind: SpanKind = SpanKind.INTERNAL, **attrs: Any
-    ) -> None:
-        with self.tracer.start_as_current_span(name, kind=kind, attributes=attrs):
-            time.sleep(self.rng.uniform(low, high))
+    @flext_monitor_function("validate-cart")
+    def validate_cart(self, item: str) -> None:
+        """Check the cart (fast, never fails)."""
+        self._pause(0.0002, 0.001)
+
+    @flext_monitor_function("reserve-stock")
+    def reserve_stock(self, item: str) -> None:
+        """Reserve the item in the warehouse."""
+        self._pause(0.0005, 0.002)
+
+    @flext_monitor_function("charge-card")
+    def charge_card(self, amount: float) -> None:
+        """Charge the card; about 8 % are declined."""
+        get_current_span().set_attribute("payment.amount", amount)
+        self._pause(0.001, 0.004)
+        if self.rng.random() < 0.08:
+            raise CardDeclinedError("card declined")
+
+    @flext_monitor_function("send-confirmation")
+    def send_confirmation(self, order_id: int) -> None:
+        """Send the confirmation e-mail."""
+        self._pause(0.0002, 0.001)
 
     def order(self) -> None:
-        """One checkout: validate, reserve, charge, confirm; about 8 % fail."""
+        """One checkout under its own correlation ID."""
         region = self.rng.choice(_REGIONS)
         item = self.rng.choice(_ITEMS)
         amount = round(self.rng.uniform(3, 400), 2)
-        started = time.perf_counter()
         order_id = 1000 + self.count
         self.count += 1
-        with self.tracer.start_as_current_span(
-            "checkout",
-            kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": "POST",
-                "url.path": "/checkout",
-                "order.id": order_id,
-                "order.region": region,
-            },
-        ) as root:
-            self._step("validate-cart", 0.0002, 0.001, item=item)
-            self._step("reserve-stock", 0.0005, 0.002, kind=SpanKind.CLIENT, item=item)
-            with self.tracer.start_as_current_span(
-                "charge-card", kind=SpanKind.CLIENT, attributes={"payment.amount": amount}
-            ) as charge:
-                time.sleep(self.rng.uniform(0.001, 0.004))
-                if self.rng.random() < 0.08:
-                    error = RuntimeError("card declined")
-                    charge.record_exception(error)
-                    charge.set_status(Status(StatusCode.ERROR, "card declined"))
-                    root.set_status(Status(StatusCode.ERROR, "payment failed"))
-                    self.failures += 1
-                    self._log(
-                        SeverityNumber.ERROR,
-                        "ERROR",
-                        f"order {order_id} failed: card declined",
-                        **{"order.id": order_id},
-                    )
-                    self.orders.add(1, {"region": region, "outcome": "error"})
-                    return
-            self._step("send-confirmation", 0.0002, 0.001)
+        started = time.perf_counter()
+        attributes: dict[str, str | int] = {
+            "http.request.method": "POST",
+            "url.path": "/checkout",
+            "order.id": order_id,
+            "order.region": region,
+        }
+        with (
+            correlation_scope(f"order-{order_id}"),
+            self.tracer.start_as_current_span(
+                "checkout", kind=SpanKind.SERVER, attributes=attributes
+            ) as root,
+        ):
+            self.validate_cart(item)
+            self.reserve_stock(item)
+            try:
+                self.charge_card(amount)
+            except CardDeclinedError:
+                root.set_status(Status(StatusCode.ERROR, "payment failed"))
+                self._failed(order_id, region)
+                return
+            self.send_confirmation(order_id)
             root.set_status(Status(StatusCode.OK))
-        self.orders.add(1, {"region": region, "outcome": "success"})
-        self.amount.record(amount, {"region": region})
-        self.checkout_seconds.record(time.perf_counter() - started, {"region": region})
-        self._log(
-            SeverityNumber.INFO,
-            "INFO",
-            f"order {order_id} placed",
-            **{"order.id": order_id, "order.region": region},
+            self._recent.append(True)
+            self.flext.metric("orders_total", 1, tags={"region": region, "outcome": "success"})
+            self.flext.metric(
+                "order_amount", amount, unit="EUR", metric_type="histogram", tags={"region": region}
+            )
+            self.flext.metric(
+                "checkout_duration_seconds",
+                time.perf_counter() - started,
+                unit="s",
+                tags={"region": region},
+            )
+            self.flext.log(
+                f"order {order_id} placed",
+                level="info",
+                context={"order.id": order_id, "order.region": region},
+            )
+        self._health()
+
+    def _failed(self, order_id: int, region: str) -> None:
+        self.failures += 1
+        self._recent.append(False)
+        self.flext.metric("orders_total", 1, tags={"region": region, "outcome": "error"})
+        self.flext.log(
+            f"order {order_id} failed: card declined", level="error", context={"order.id": order_id}
         )
+        severity = "critical" if self.failures % 4 == 0 else "high"
+        self.flext.alert(
+            "Card declined",
+            f"order {order_id} could not be charged",
+            severity=severity,
+            tags={"region": region},
+        )
+        self._health()
+
+    def _health(self) -> None:
+        if self.count % 10 != 1:
+            return
+        recent = self._recent[-20:]
+        failure_rate = recent.count(False) / max(len(recent), 1)
+        status = (
+            "healthy" if failure_rate < 0.1 else "degraded" if failure_rate < 0.5 else ("unhealthy")
+        )
+        self.flext.health_check("payments", status, message=f"{failure_rate:.0%} declined")
+        self.flext.health_check("inventory", "healthy", message="stock service reachable")
+        self.flext.health_check("database", "healthy", details={"pool.size": 10})
 
     def run(self, seconds: float, *, pause: float = 0.02) -> int:
         """Place orders for ``seconds`` (forever when negative); returns how many."""
         end = time.monotonic() + seconds
-        while seconds < 0 or time.monotonic() < end:
-            self.order()
-            time.sleep(pause)
+        with use(self.otel):
+            self.flext.health_check("payments", "healthy", message="starting")
+            while seconds < 0 or time.monotonic() < end:
+                self.order()
+                time.sleep(pause)
         return self.count
 
 
