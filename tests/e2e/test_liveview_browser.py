@@ -190,7 +190,10 @@ def demo_trace(live: Live, *, failed: bool) -> str:
     """A demo checkout trace, failed or not."""
     for trace_id in reversed(live.cap.store.trace_ids()):
         spans = live.cap.store.spans(trace_id=trace_id)
-        if any(s.scope == "flext_otel.demo" for s in spans) and any(s.is_error for s in spans) == failed:
+        if (
+            any(s.scope == "flext_otel.demo" for s in spans)
+            and any(s.is_error for s in spans) == failed
+        ):
             return trace_id
     raise AssertionError("the demo produced no such trace")
 
