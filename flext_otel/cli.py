@@ -11,6 +11,7 @@ import argparse
 import logging
 import random
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -40,9 +41,12 @@ class Workload:
     correlation scope per order.
     """
 
-    def __init__(self, otel: FlextOtel, seed: int | None = None) -> None:
+    def __init__(
+        self, otel: FlextOtel, seed: int | None = None, *, decline_rate: float = 0.08
+    ) -> None:
         self.otel = otel
         self.rng = random.Random(seed)
+        self.decline_rate = decline_rate
         self.tracer = otel.tracer_provider.get_tracer("flext_otel.demo")
         self.flext = FlextObservabilityMasterFactory(otel)
         self.count = 0
@@ -64,10 +68,10 @@ class Workload:
 
     @flext_monitor_function("charge-card")
     def charge_card(self, amount: float) -> None:
-        """Charge the card; about 8 % are declined."""
+        """Charge the card; ``decline_rate`` of them (8 % by default) are declined."""
         get_current_span().set_attribute("payment.amount", amount)
         self._pause(0.001, 0.004)
-        if self.rng.random() < 0.08:
+        if self.rng.random() < self.decline_rate:
             raise CardDeclinedError("card declined")
 
     @flext_monitor_function("send-confirmation")
@@ -151,12 +155,14 @@ class Workload:
         self.flext.health_check("inventory", "healthy", message="stock service reachable")
         self.flext.health_check("database", "healthy", details={"pool.size": 10})
 
-    def run(self, seconds: float, *, pause: float = 0.02) -> int:
-        """Place orders for ``seconds`` (forever when negative); returns how many."""
+    def run(
+        self, seconds: float, *, pause: float = 0.02, stop: threading.Event | None = None
+    ) -> int:
+        """Place orders for ``seconds`` (forever when negative, or until ``stop`` is set)."""
         end = time.monotonic() + seconds
         with use(self.otel):
             self.flext.health_check("payments", "healthy", message="starting")
-            while seconds < 0 or time.monotonic() < end:
+            while (seconds < 0 or time.monotonic() < end) and not (stop and stop.is_set()):
                 self.order()
                 time.sleep(pause)
         return self.count
