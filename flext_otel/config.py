@@ -20,7 +20,7 @@ import dataclasses
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -243,16 +243,176 @@ def _endpoint(value: object, *, from_env: bool) -> str | None:
     return text if "://" in text else f"http://{text}"
 
 
-def _object(value: object, *, from_env: bool) -> object:
-    if from_env:
-        raise ValueError("cannot be set from the environment")
+REDACTED = "[REDACTED]"
+
+
+def _finite(name: str, value: object, *, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"option {name}={_shown(value)}: must be a number")
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ConfigError(f"option {name}={_shown(value)}: must be a finite number >= 0")
+    return number
+
+
+def _count(name: str, value: object, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"option {name}={_shown(value)}: must be an integer >= {minimum}")
     return value
+
+
+@dataclass(frozen=True)
+class ScrubbingOptions:
+    """How secrets are scrubbed from spans and log records (see ``flext_otel.guardrails``).
+
+    ``extra_patterns``: regular expressions (searched case-insensitively) that mark
+    a key as sensitive, or a part of a string value as a secret.
+    ``allow_keys``: exact attribute keys that are never scrubbed.
+    ``callback(key, value)``: called with each scrubbed item's original value; a
+    returned value replaces the redaction, ``None`` keeps it; a callback that
+    raises leaves the value redacted and is counted.
+    ``replacement``: the text put in place of a secret.
+
+    Invalid values raise :class:`ConfigError` naming the option, e.g.
+    ``scrubbing.extra_patterns``.
+    """
+
+    extra_patterns: Sequence[str] = ()
+    allow_keys: Collection[str] = frozenset()
+    callback: Callable[[str, Any], Any] | None = None
+    replacement: str = REDACTED
+
+    def __post_init__(self) -> None:
+        patterns = self.extra_patterns
+        if isinstance(patterns, str) or not isinstance(patterns, (list, tuple, set, frozenset)):
+            raise ConfigError(
+                f"option scrubbing.extra_patterns={_shown(patterns)}: must be a list of regexes"
+            )
+        for pattern in patterns:
+            if not isinstance(pattern, str) or not pattern:
+                raise ConfigError(
+                    f"option scrubbing.extra_patterns={_shown(pattern)}: "
+                    "each pattern must be a non-empty string"
+                )
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(
+                    f"option scrubbing.extra_patterns={_shown(pattern)}: invalid regex ({exc})"
+                ) from None
+        object.__setattr__(self, "extra_patterns", tuple(patterns))
+        keys = self.allow_keys
+        if isinstance(keys, str) or not isinstance(keys, (list, tuple, set, frozenset)):
+            raise ConfigError(f"option scrubbing.allow_keys={_shown(keys)}: must be a list of keys")
+        if not all(isinstance(key, str) for key in keys):
+            raise ConfigError(f"option scrubbing.allow_keys={_shown(keys)}: keys must be strings")
+        object.__setattr__(self, "allow_keys", frozenset(keys))
+        if self.callback is not None and not callable(self.callback):
+            raise ConfigError(
+                f"option scrubbing.callback={_shown(self.callback)}: must be callable or None"
+            )
+        if not isinstance(self.replacement, str) or len(self.replacement) > 64:
+            raise ConfigError(
+                f"option scrubbing.replacement={_shown(self.replacement)}: "
+                "must be a string of at most 64 characters"
+            )
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """Sampling beyond the head sampler (see ``flext_otel.guardrails``).
+
+    ``max_traces_per_second``: at most this many new root traces per second
+    (token bucket; children follow their parent); ``None`` for no limit.
+    ``tail``: buffer each trace until its local root ends (or
+    ``decision_wait_ms`` passes), then keep it whole when it has an error
+    (``keep_errors``), when its root took at least ``slow_threshold_ms``, or
+    when its trace ID falls in ``background_ratio``; else drop it whole.
+    ``max_buffered_spans`` bounds the buffer; what it evicts is counted as
+    ``sampled_out``.
+
+    Invalid values raise :class:`ConfigError` naming the option, e.g.
+    ``sampling.max_traces_per_second``.
+    """
+
+    max_traces_per_second: float | None = None
+    tail: bool = False
+    keep_errors: bool = True
+    slow_threshold_ms: float | None = None
+    background_ratio: float = 0.0
+    max_buffered_spans: int = 10_000
+    decision_wait_ms: int = 5_000
+
+    def __post_init__(self) -> None:
+        _finite("sampling.max_traces_per_second", self.max_traces_per_second, allow_none=True)
+        _finite("sampling.slow_threshold_ms", self.slow_threshold_ms, allow_none=True)
+        ratio = _finite("sampling.background_ratio", self.background_ratio)
+        if ratio is None or ratio > 1.0:
+            raise ConfigError(
+                f"option sampling.background_ratio={_shown(self.background_ratio)}: "
+                "must be between 0.0 and 1.0"
+            )
+        _count("sampling.max_buffered_spans", self.max_buffered_spans)
+        _count("sampling.decision_wait_ms", self.decision_wait_ms)
+        for name in ("tail", "keep_errors"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"option sampling.{name}: must be a bool")
 
 
 def _scrubbing(value: object, *, from_env: bool) -> object:
     if from_env and isinstance(value, str):
         return _bool(value, from_env=True)
-    return value
+    if isinstance(value, (bool, ScrubbingOptions)):
+        return value
+    if isinstance(value, Mapping):
+        return ScrubbingOptions(**value)
+    raise TypeError("must be True, False, a ScrubbingOptions or a mapping of its fields")
+
+
+def _sampling(value: object, *, from_env: bool) -> object:
+    if from_env:
+        raise ValueError("cannot be set from the environment")
+    if value is None or isinstance(value, SamplingOptions):
+        return value
+    if isinstance(value, Mapping):
+        return SamplingOptions(**value)
+    raise TypeError("must be None, a SamplingOptions or a mapping of its fields")
+
+
+_INSTRUMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-/]{0,254}$")
+
+
+def _cardinality_limits(value: object, *, from_env: bool) -> Mapping[str, int]:
+    """Instrument name -> cardinality limit; ``name=500,other=100`` from the environment."""
+    if value is None:
+        return MappingProxyType({})
+    pairs: list[tuple[object, object]]
+    if isinstance(value, str):
+        pairs = []
+        for raw in value.split(","):
+            if not raw.strip():
+                continue
+            name, sep, val = raw.partition("=")
+            if not sep:
+                raise ValueError(f"entry {raw.strip()!r} is not name=limit")
+            try:
+                pairs.append((name.strip(), int(val.strip())))
+            except ValueError:
+                raise ValueError(f"limit of {name.strip()!r} must be an integer") from None
+    elif isinstance(value, Mapping):
+        pairs = list(value.items())
+    else:
+        raise TypeError("must be a mapping of instrument name to limit or 'name=limit,...'")
+    result: dict[str, int] = {}
+    for key, limit in pairs:
+        if not isinstance(key, str) or not _INSTRUMENT_NAME.match(key):
+            raise ValueError(f"{key!r} is not an instrument name (no wildcards)")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000_000:
+            raise ValueError(f"limit of {key!r} must be an integer between 1 and 10000000")
+        result[key.lower()] = limit  # instrument names are case-insensitive
+    return MappingProxyType(result)
 
 
 @dataclass(frozen=True)
@@ -575,6 +735,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "attribute sets per instrument before overflow",
     ),
     _spec(
+        "metric_cardinality_limits",
+        "FLEXT_OTEL_METRIC_CARDINALITY_LIMITS",
+        _cardinality_limits,
+        MappingProxyType({}),
+        "per-instrument overrides of that limit (`name=limit,...`)",
+    ),
+    _spec(
         "logging",
         "FLEXT_OTEL_LOGGING",
         _bool,
@@ -605,7 +772,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         True,
         "secret scrubbing: True, False or a ScrubbingOptions",
     ),
-    _spec("sampling", (), _object, None, "extra sampling: a SamplingOptions"),
+    _spec(
+        "sampling",
+        (),
+        _sampling,
+        None,
+        "rate limit and tail sampling: a SamplingOptions (or a mapping of its fields)",
+    ),
 )
 OPTIONS_BY_NAME: Mapping[str, OptionSpec] = MappingProxyType({s.name: s for s in OPTIONS})
 
@@ -671,6 +844,9 @@ class FlextOtelOptions:
     span_event_count_limit: int = 128
     span_link_count_limit: int = 128
     metric_cardinality_limit: int = 2_000
+    metric_cardinality_limits: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     logging: bool = False
     logging_level: str = "info"
     http_token: str | None = None
@@ -820,10 +996,13 @@ def option_names() -> tuple[str, ...]:
 
 __all__ = [
     "OPTIONS",
+    "REDACTED",
     "ConfigError",
     "FlextOtelOptions",
     "OptionSpec",
     "OtlpOptions",
+    "SamplingOptions",
+    "ScrubbingOptions",
     "option_names",
     "resolve_options",
 ]
