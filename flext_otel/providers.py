@@ -12,10 +12,11 @@ it without touching any OTel private attribute.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import _logs as logs_api
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
 from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
@@ -48,13 +50,14 @@ from flext_otel.exporters import (
     prometheus_available,
     prometheus_reader,
 )
+from flext_otel.guardrails import Guardrails, guardrails_for
 from flext_otel.processors import (
     CorrelationLogProcessor,
     CorrelationSpanProcessor,
     StoreLogProcessor,
     StoreSpanProcessor,
 )
-from flext_otel.store import PipelineCounters, PipelineStats, TelemetryStore
+from flext_otel.store import DROP_REASONS, PipelineCounters, PipelineStats, TelemetryStore
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -232,36 +235,64 @@ class FlextOtel:
         self.meter_provider = self._build_metrics()
         self.logger_provider = logger_provider
         self._provider_shutdowns = [tracer_provider.shutdown, logger_provider.shutdown]
+        self._observe_pipelines()
 
     # -- assembly ---------------------------------------------------------
     def _counters(self, key: str, depth: Callable[[], int] | None = None) -> PipelineCounters:
         return PipelineCounters(key, depth)
 
-    def _span_transform(self) -> Any:
-        """The span transform of the guardrails (scrubbing), or None."""
-        return None
+    @property
+    def guardrails(self) -> Guardrails:
+        """Scrubbing, sampling, limit and cardinality guardrails of this pipeline."""
+        return guardrails_for(self)
+
+    def _span_transform(self, count: bool = False) -> Any:
+        """The span transform of the guardrails (scrubbing), or None.
+
+        ``count`` makes it count scrubbed and truncated values too: only the
+        store's transform does, so every span is counted once.
+        """
+        return self.guardrails.span_transform(count=count)
 
     def _build_traces(self) -> TracerProvider:
         opts = self.options
+        guards = self.guardrails
         provider = TracerProvider(
-            sampler=build_sampler(opts),
+            sampler=guards.sampler(build_sampler(opts)),
             resource=self.resource,
             shutdown_on_exit=False,
             span_limits=_span_limits(opts),
             meter_provider=metrics_api.NoOpMeterProvider(),
         )
         provider.add_span_processor(CorrelationSpanProcessor())
-        store_processor = StoreSpanProcessor(self.store, self._span_transform())
-        provider.add_span_processor(store_processor)
+        if guards.sampler_counters is not None:
+            sampler_stats = guards.sampler_counters.snapshot
+            self._components.append(
+                _Component(
+                    "traces:sampler",
+                    lambda t: True,
+                    lambda t: True,
+                    "traces:sampler",
+                    sampler_stats,
+                )
+            )
+        tail = guards.tail_processor()
+        add = provider.add_span_processor if tail is None else tail.add_child
+        if tail is not None:  # store and exporters see only the traces it keeps
+            provider.add_span_processor(tail)
+            self._add_component("traces:tail_sampler", tail, stats=tail.stats)
+        store_processor = StoreSpanProcessor(self.store, self._span_transform(count=True))
+        add(store_processor)
         self._add_component("traces:store", store_processor, stats=store_processor.stats)
         for name in opts.traces_exporter:
             if name == "console":
-                console = SimpleSpanProcessor(ConsoleTreeSpanExporter())
-                provider.add_span_processor(console)
+                exporter = guards.console_span_exporter(ConsoleTreeSpanExporter())
+                console = SimpleSpanProcessor(exporter)
+                add(console)
                 self._add_component("traces:console", console)
             elif name == "otlp":
                 processor = self._batch_spans(opts)
-                provider.add_span_processor(processor)
+                add(processor)
                 self._add_component("traces:otlp", processor, stats=processor.stats)
         return provider
 
@@ -282,7 +313,11 @@ class FlextOtel:
 
     def _build_metrics(self) -> MeterProvider:
         opts = self.options
-        store_reader = InMemoryMetricReader()
+        cardinality = self.guardrails.cardinality
+        limits = cardinality.cardinality_limits()
+        store_reader = InMemoryMetricReader(
+            preferred_aggregation=cardinality.counting_aggregation(), cardinality_limits=limits
+        )
         read_points = metric_points(store_reader)
 
         def safe_points() -> list[Any]:
@@ -294,7 +329,7 @@ class FlextOtel:
         self.store.set_metric_source(safe_points)
         readers: list[MetricReader] = [store_reader]
         if "prometheus" in opts.metrics_exporter or prometheus_available():
-            reader, self.prometheus_registry = prometheus_reader()
+            reader, self.prometheus_registry = prometheus_reader(limits)
             readers.append(reader)
         for name in opts.metrics_exporter:
             if name == "otlp":
@@ -308,6 +343,7 @@ class FlextOtel:
                     exporter,
                     export_interval_millis=opts.metric_export_interval_ms,
                     export_timeout_millis=opts.metric_export_timeout_ms,
+                    cardinality_limits=limits,
                 )
                 readers.append(periodic)
                 self._components.append(
@@ -324,16 +360,29 @@ class FlextOtel:
                     PeriodicExportingMetricReader(
                         ConsoleMetricExporter(),
                         export_interval_millis=opts.metric_export_interval_ms,
+                        cardinality_limits=limits,
                     )
                 )
         provider = MeterProvider(
-            metric_readers=readers, resource=self.resource, shutdown_on_exit=False
+            metric_readers=readers,
+            resource=self.resource,
+            shutdown_on_exit=False,
+            views=cardinality.views(),
         )
         self._components.append(
             _Component(
                 "metrics",
                 provider.force_flush,
                 provider.shutdown,
+            )
+        )
+        self._components.append(
+            _Component(
+                "metrics:cardinality",
+                lambda t: True,
+                lambda t: True,
+                "metrics:cardinality",
+                cardinality.stats,
             )
         )
         return provider
@@ -350,6 +399,8 @@ class FlextOtel:
             ),
         )
         provider.add_log_record_processor(CorrelationLogProcessor())
+        # scrubs in place, ahead of the store and every exporter (console included)
+        provider.add_log_record_processor(self.guardrails.log_processor())
         store_processor = StoreLogProcessor(self.store, self._log_transforms())
         provider.add_log_record_processor(store_processor)
         self._add_component("logs:store", store_processor, stats=store_processor.stats)
@@ -370,13 +421,15 @@ class FlextOtel:
                     max_export_batch_size=opts.blrp_max_export_batch_size,
                     export_timeout_ms=opts.blrp_export_timeout_ms,
                     transforms=self._log_transforms(),
-                    exporter_factory=lambda o=otlp: otlp_log_exporter(o),
+                    exporter_factory=functools.partial(otlp_log_exporter, otlp),
                 )
                 provider.add_log_record_processor(processor)
                 self._add_component("logs:otlp", processor, stats=processor.stats)
         return provider
 
     def _log_transforms(self) -> Sequence[Any]:
+        """Per-consumer log transforms: none, as the guardrails' log processor runs first
+        and redacts each record in place for the store and every exporter."""
         return ()
 
     def _add_component(
@@ -396,6 +449,38 @@ class FlextOtel:
     def add_closer(self, close: Callable[[], object]) -> None:
         """Run ``close`` at shutdown (for servers bound to this pipeline)."""
         self._closers.append(close)
+
+    def _observe_pipelines(self) -> None:
+        """Expose the pipeline counters as ``flext.pipeline.*`` observable counters.
+
+        Every reason of ``flext.pipeline.dropped`` is reported (zero included) so
+        rates and alerts have a series from the start.
+        """
+        meter = self.meter_provider.get_meter("flext_otel.pipeline", PACKAGE_VERSION)
+
+        def labelled(stats_key: str) -> dict[str, str]:
+            signal, _, exporter = stats_key.partition(":")
+            return {"signal": signal, "exporter": exporter}
+
+        def accepted(_options: CallbackOptions) -> Iterable[Observation]:
+            return [Observation(s.accepted, labelled(k)) for k, s in self.stats().items()]
+
+        def exported(_options: CallbackOptions) -> Iterable[Observation]:
+            return [Observation(s.exported, labelled(k)) for k, s in self.stats().items()]
+
+        def dropped(_options: CallbackOptions) -> Iterable[Observation]:
+            return [
+                Observation(s.dropped.get(reason, 0), {**labelled(k), "reason": reason})
+                for k, s in self.stats().items()
+                for reason in sorted({*DROP_REASONS, *s.dropped})
+            ]
+
+        for name, callback, text in (
+            ("flext.pipeline.accepted", accepted, "Items handed to each pipeline"),
+            ("flext.pipeline.exported", exported, "Items that reached each destination"),
+            ("flext.pipeline.dropped", dropped, "Items that never will, by reason"),
+        ):
+            meter.create_observable_counter(name, [callback], description=text)
 
     # -- observation ------------------------------------------------------
     @property
@@ -431,6 +516,7 @@ class FlextOtel:
             "status": overall,
             "components": components,
             "pipelines": {key: stats.to_dict() for key, stats in self.stats().items()},
+            "guardrails": self.guardrails.stats(),
             "shutdown": self.is_shutdown,
         }
 

@@ -18,9 +18,11 @@ def test_defaults_without_environment() -> None:
     """With no arguments and no environment every option has its documented default."""
     opts = resolve_options(environ={})
     assert opts.service_name == "unknown_service"
-    assert opts.traces_exporter == () and opts.metrics_exporter == ()
+    assert opts.traces_exporter == ()
+    assert opts.metrics_exporter == ()
     assert opts.sampler == "parentbased_always_on"
-    assert opts.store_capacity == 10_000 and opts.capacity("spans") == 10_000
+    assert opts.store_capacity == 10_000
+    assert opts.capacity("spans") == 10_000
     assert opts.attribute_value_length_limit == 8_192
     assert opts.sdk_disabled is False
 
@@ -29,9 +31,11 @@ def test_environment_beats_default_and_argument_beats_environment() -> None:
     """Precedence is argument, then environment, then default."""
     env = {"OTEL_SERVICE_NAME": "from-env", "FLEXT_OTEL_STORE_CAPACITY": "50"}
     opts = resolve_options(environ=env)
-    assert opts.service_name == "from-env" and opts.store_capacity == 50
+    assert opts.service_name == "from-env"
+    assert opts.store_capacity == 50
     opts = resolve_options(environ=env, service_name="from-arg", store_capacity=7)
-    assert opts.service_name == "from-arg" and opts.store_capacity == 7
+    assert opts.service_name == "from-arg"
+    assert opts.store_capacity == 7
 
 
 def test_standard_variables_are_honoured() -> None:
@@ -60,13 +64,17 @@ def test_standard_variables_are_honoured() -> None:
     assert opts.traces_exporter == ("otlp", "console")
     assert opts.metrics_exporter == ("prometheus",)
     assert opts.logs_exporter == ()
-    assert opts.sampler == "parentbased_traceidratio" and opts.sampler_arg == 0.25
-    assert opts.bsp_max_queue_size == 4096 and opts.bsp_schedule_delay_ms == 200
+    assert opts.sampler == "parentbased_traceidratio"
+    assert opts.sampler_arg == 0.25
+    assert opts.bsp_max_queue_size == 4096
+    assert opts.bsp_schedule_delay_ms == 200
     assert opts.sdk_disabled is True
     assert (opts.prometheus_host, opts.prometheus_port) == ("0.0.0.0", 9999)
-    assert opts.capacity("spans") == 123 and opts.capacity("logs") == 10_000
+    assert opts.capacity("spans") == 123
+    assert opts.capacity("logs") == 10_000
     traces = opts.otlp("traces")
-    assert traces.endpoint == "http://traces:4318/v1/traces" and traces.protocol == "http/protobuf"
+    assert traces.endpoint == "http://traces:4318/v1/traces"
+    assert traces.protocol == "http/protobuf"
     metrics = opts.otlp("metrics")
     assert metrics.endpoint == "http://collector:4317/v1/metrics"
     assert dict(metrics.headers) == {"api-key": "s3cret", "x-team": "pay"}
@@ -75,10 +83,12 @@ def test_standard_variables_are_honoured() -> None:
 
 def test_secrets_are_masked_in_the_printable_view() -> None:
     """to_dict masks header values and the HTTP token."""
-    opts = resolve_options(environ={"OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer abc"},
-                           http_token="t0ken")
+    opts = resolve_options(
+        environ={"OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer abc"}, http_token="t0ken"
+    )
     shown = opts.to_dict()
-    assert "abc" not in repr(shown) and "t0ken" not in repr(shown)
+    assert "abc" not in repr(shown)
+    assert "t0ken" not in repr(shown)
     assert shown["otlp_headers"] == {"authorization": "****"}
 
 
@@ -110,7 +120,8 @@ def test_bad_environment_value_names_variable_and_value(
     with pytest.raises(ConfigError) as info:
         resolve_options(environ=env)
     message = str(info.value)
-    assert variable in message and value in message
+    assert variable in message
+    assert value in message
 
 
 @pytest.mark.parametrize(
@@ -159,7 +170,8 @@ def test_exporter_none_disables_and_duplicates_collapse() -> None:
 def test_otlp_defaults_per_protocol() -> None:
     """Without an endpoint, gRPC and HTTP get their standard local endpoints."""
     grpc = resolve_options(environ={}).otlp("traces")
-    assert grpc.endpoint == "http://localhost:4317" and grpc.insecure
+    assert grpc.endpoint == "http://localhost:4317"
+    assert grpc.insecure
     http = resolve_options(environ={}, otlp_protocol="http/protobuf").otlp("logs")
     assert http.endpoint == "http://localhost:4318/v1/logs"
 

@@ -32,8 +32,10 @@ def options_table() -> str:
     """The README's configuration table, generated from ``flext_otel.config.OPTIONS``."""
     from flext_otel.config import OPTIONS
 
-    rows = ["| option (`configure()` keyword) | environment variable | default | meaning |",
-            "|---|---|---|---|"]
+    rows = [
+        "| option (`configure()` keyword) | environment variable | default | meaning |",
+        "|---|---|---|---|",
+    ]
     for spec in OPTIONS:
         env = ", ".join(f"`{name}`" for name in spec.env) or "—"
         rows.append(f"| `{spec.name}` | {env} | {_default(spec.default)} | {spec.help} |")
@@ -79,8 +81,14 @@ def test_readme_python_block_runs(index: int, tmp_path: Path) -> None:
     )
     script = tmp_path / "block.py"
     script.write_text(runner, encoding="utf-8")
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                            timeout=120, cwd=tmp_path, check=False)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "block ok" in result.stdout
 
@@ -103,8 +111,9 @@ def test_docstring_examples_run() -> None:
         sys.exit(1 if failed + result.failed else 0)
         """
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=180, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     attempted = int(result.stdout.split()[-2])
     assert attempted >= 10

@@ -25,8 +25,9 @@ BLOCK_EXTRAS = textwrap.dedent(
 
 def _run(body: str) -> subprocess.CompletedProcess[str]:
     code = BLOCK_EXTRAS + textwrap.dedent(body)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_core_runs_without_extras() -> None:

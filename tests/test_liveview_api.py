@@ -558,9 +558,12 @@ def test_metrics_non_finite_values_are_strings(cap: Captured) -> None:
     assert values == [("a", "NaN"), ("b", "+Inf"), ("c", "-Inf"), ("00ff", 1.5)]
 
 
-def test_metrics_empty_store(cap: Captured) -> None:
-    """No instruments means an empty list, not an error."""
-    assert get(cap, "/api/metrics")[2] == {"metrics": [], "count": 0}
+def test_metrics_without_user_instruments_lists_only_pipeline_counters(cap: Captured) -> None:
+    """With no instruments of the application's own, only flext's pipeline counters show."""
+    data = get(cap, "/api/metrics")[2]
+    names = sorted(m["name"] for m in data["metrics"])
+    assert names == ["flext.pipeline.accepted", "flext.pipeline.dropped", "flext.pipeline.exported"]
+    assert data["count"] == 3
 
 
 # -- /api/health -------------------------------------------------------------------------

@@ -53,7 +53,8 @@ def test_reconfigure_takes_effect_for_tracer_obtained_before() -> None:
     assert [s.name for s in first.store.spans()] == ["before"]
     assert [s.name for s in second.store.spans()] == ["after"]
     assert second.store.spans()[0].resource["service.name"] == "two"
-    assert first.is_shutdown and not second.is_shutdown
+    assert first.is_shutdown
+    assert not second.is_shutdown
 
 
 def test_meter_and_logger_proxies_follow_reconfiguration() -> None:
@@ -85,17 +86,25 @@ def test_configure_bad_value_installs_nothing() -> None:
     before = configure(service_name="keep", install_globals=False)
     with pytest.raises(ConfigError):
         configure(service_name="x", store_capacity=-3)
-    assert current() is before and not before.is_shutdown
+    assert current() is before
+    assert not before.is_shutdown
 
 
 def test_resource_attributes() -> None:
     """The resource carries service, environment, SDK and extra attributes."""
-    with capture(service_name="svc", service_version="1.2.3", environment="staging",
-                 resource_attributes={"team": "pay"}) as cap:
+    with capture(
+        service_name="svc",
+        service_version="1.2.3",
+        environment="staging",
+        resource_attributes={"team": "pay"},
+    ) as cap:
         res = cap.otel.resource.attributes
-    assert res["service.name"] == "svc" and res["service.version"] == "1.2.3"
-    assert res["deployment.environment.name"] == "staging" and res["team"] == "pay"
-    assert res["telemetry.sdk.language"] == "python" and res["telemetry.sdk.name"] == "opentelemetry"
+    assert res["service.name"] == "svc"
+    assert res["service.version"] == "1.2.3"
+    assert res["deployment.environment.name"] == "staging"
+    assert res["team"] == "pay"
+    assert res["telemetry.sdk.language"] == "python"
+    assert res["telemetry.sdk.name"] == "opentelemetry"
 
 
 def test_sampler_always_off_records_nothing() -> None:
@@ -123,7 +132,9 @@ def test_shutdown_is_idempotent_and_reports_nothing_lost() -> None:
     with otel.tracer_provider.get_tracer("t").start_as_current_span("x"):
         pass
     report = otel.shutdown()
-    assert report.ok and report.lost == 0 and str(report) == "nothing lost"
+    assert report.ok
+    assert report.lost == 0
+    assert str(report) == "nothing lost"
     assert otel.shutdown() is report
     assert report.pipelines["traces:store"].exported == 1
 
@@ -142,9 +153,14 @@ def test_span_after_shutdown_is_dropped_and_counted() -> None:
 def test_no_thread_left_after_shutdown() -> None:
     """Shutting down leaves no flext or SDK thread running."""
     before = set(threading.enumerate())
-    otel = FlextOtel(providers.resolve_options(
-        environ={}, install_globals=False, metrics_exporter="console",
-        metric_export_interval_ms=60_000))
+    otel = FlextOtel(
+        providers.resolve_options(
+            environ={},
+            install_globals=False,
+            metrics_exporter="console",
+            metric_export_interval_ms=60_000,
+        )
+    )
     otel.force_flush(timeout_millis=1_000)
     otel.shutdown(timeout_millis=2_000)
     leftover = [t for t in set(threading.enumerate()) - before if t.is_alive()]
@@ -190,8 +206,10 @@ def test_sdk_disabled_gives_working_noop() -> None:
         with tracer.start_as_current_span("x") as span:
             span.set_attribute("a", 1)
         cap.otel.meter_provider.get_meter("m").create_counter("c").add(1)
-        assert cap.spans() == [] and cap.otel.stats() == {}
-    assert cap.report is not None and cap.report.ok
+        assert cap.spans() == []
+        assert cap.otel.stats() == {}
+    assert cap.report is not None
+    assert cap.report.ok
 
 
 def test_capture_restores_previous_pipeline() -> None:
@@ -223,11 +241,11 @@ def test_console_exporter_prints_tree() -> None:
             pass
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("trace ")
-    assert lines[1].lstrip().startswith("root") and "[unset]" in lines[1]
-    assert "└─ child" in lines[2] and "\x1b[" not in stream.getvalue()
-    assert "\x1b[31m" in render_trace(
-        [provider_record("bad", error=True)], colour=True
-    )
+    assert lines[1].lstrip().startswith("root")
+    assert "[unset]" in lines[1]
+    assert "└─ child" in lines[2]
+    assert "\x1b[" not in stream.getvalue()
+    assert "\x1b[31m" in render_trace([provider_record("bad", error=True)], colour=True)
 
 
 def provider_record(name: str, *, error: bool) -> object:
@@ -248,11 +266,16 @@ def test_console_exporter_selected_by_environment() -> None:
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-        env={"OTEL_TRACES_EXPORTER": "console", "PATH": "/usr/bin:/bin"}, check=False,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"OTEL_TRACES_EXPORTER": "console", "PATH": "/usr/bin:/bin"},
+        check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "printed-span" in result.stdout and "nothing lost" in result.stdout
+    assert "printed-span" in result.stdout
+    assert "nothing lost" in result.stdout
 
 
 def test_configure_installs_otel_globals_once() -> None:
@@ -269,8 +292,9 @@ def test_configure_installs_otel_globals_once() -> None:
         print(len(first.store.spans()), len(second.store.spans()))
         """
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0", "1"]
     assert "Overriding of current" not in result.stderr

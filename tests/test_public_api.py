@@ -15,9 +15,27 @@ PACKAGE = Path(flext_otel.__file__).parent
 # Imports point DOWN this list only (design section 4); private helper modules
 # sit next to the module that owns them.
 LAYERS = [
-    "__init__", "cli", "distro", "testing", "_otlp_receiver", "api", "http", "liveview", "decorators",
-    "logs", "providers", "guardrails", "batch", "processors", "exporters", "adapters", "store",
-    "correlation", "config", "entities", "result",
+    "__init__",
+    "cli",
+    "distro",
+    "testing",
+    "_otlp_receiver",
+    "api",
+    "http",
+    "liveview",
+    "decorators",
+    "logs",
+    "providers",
+    "guardrails",
+    "batch",
+    "processors",
+    "exporters",
+    "adapters",
+    "store",
+    "correlation",
+    "config",
+    "entities",
+    "result",
 ]
 
 
@@ -84,8 +102,9 @@ def test_import_has_no_side_effects() -> None:
         print("clean")
         """
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "clean"
 

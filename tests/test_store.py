@@ -79,15 +79,20 @@ def test_span_record_shape() -> None:
             child.add_event("tick", {"x": 1})
             child.set_status(Status(StatusCode.ERROR, "bad"))
     child_rec, parent_rec = store.spans()
-    assert len(child_rec.trace_id) == 32 and int(child_rec.trace_id, 16)
+    assert len(child_rec.trace_id) == 32
+    assert int(child_rec.trace_id, 16)
     assert child_rec.trace_id == format(parent.get_span_context().trace_id, "032x")
     assert child_rec.span_id == format(child.get_span_context().span_id, "016x")
     assert child_rec.parent_span_id == parent_rec.span_id
     assert parent_rec.parent_span_id is None
-    assert child_rec.status == "error" and child_rec.status_description == "bad"
-    assert child_rec.kind == "internal" and child_rec.scope == "shape"
-    assert child_rec.events[0][0] == "tick" and child_rec.events[0][2]["x"] == 1
-    assert child_rec.duration_ms >= 0 and child_rec.end_time_ns >= child_rec.start_time_ns
+    assert child_rec.status == "error"
+    assert child_rec.status_description == "bad"
+    assert child_rec.kind == "internal"
+    assert child_rec.scope == "shape"
+    assert child_rec.events[0][0] == "tick"
+    assert child_rec.events[0][2]["x"] == 1
+    assert child_rec.duration_ms >= 0
+    assert child_rec.end_time_ns >= child_rec.start_time_ns
     assert child_rec.resource is parent_rec.resource  # shared, not copied
     with pytest.raises(TypeError):
         child_rec.attributes["k"] = "changed"  # type: ignore[index]
@@ -95,7 +100,8 @@ def test_span_record_shape() -> None:
         child_rec.name = "x"  # type: ignore[misc]
     assert not hasattr(child_rec, "__dict__")
     data = child_rec.to_dict()
-    assert data["attributes"] == {"k": "v", "n": [1, 2]} and data["parent_span_id"]
+    assert data["attributes"] == {"k": "v", "n": [1, 2]}
+    assert data["parent_span_id"]
 
 
 def test_span_queries() -> None:
@@ -149,11 +155,15 @@ def test_trace_builds_tree_in_start_order() -> None:
     with tracer.start_as_current_span("other-trace"):
         pass
     roots = store.trace(format(root.get_span_context().trace_id, "032x"))
-    assert len(roots) == 1 and roots[0].span.name == "root"
+    assert len(roots) == 1
+    assert roots[0].span.name == "root"
     assert [c.span.name for c in roots[0].children] == ["first", "second"]
     assert [c.span.name for c in roots[0].children[0].children] == ["grandchild"]
     assert [(d, s.name) for d, s in roots[0].walk()] == [
-        (0, "root"), (1, "first"), (2, "grandchild"), (1, "second")
+        (0, "root"),
+        (1, "first"),
+        (2, "grandchild"),
+        (1, "second"),
     ]
     assert store.trace("0" * 31 + "1") == []
     with pytest.raises(ValueError, match="32 hex"):
@@ -183,15 +193,19 @@ def test_logs_queries_and_bad_arguments() -> None:
     store = TelemetryStore()
     tid = int("ab" * 16, 16)
     store.add_log(LogRecordView(1, "INFO", 9, "hello world", MappingProxyType({})))
-    store.add_log(LogRecordView(2, "ERROR", 17, "disk full", MappingProxyType(
-        {"flext.correlation_id": "req-1"}), tid, 5))
+    store.add_log(
+        LogRecordView(
+            2, "ERROR", 17, "disk full", MappingProxyType({"flext.correlation_id": "req-1"}), tid, 5
+        )
+    )
     assert [r.body for r in store.logs(min_level="warning")] == ["disk full"]
     assert [r.body for r in store.logs(min_level=17)] == ["disk full"]
     assert [r.body for r in store.logs(trace_id="ab" * 16)] == ["disk full"]
     assert [r.body for r in store.logs(correlation_id="req-1")] == ["disk full"]
     assert [r.body for r in store.logs(contains="HELLO")] == ["hello world"]
     record = store.logs()[1]
-    assert record.trace_id == "ab" * 16 and record.span_id == "0000000000000005"
+    assert record.trace_id == "ab" * 16
+    assert record.span_id == "0000000000000005"
     assert record.correlation_id == "req-1"
     with pytest.raises(ValueError, match="min_level"):
         store.logs(min_level="loud")
@@ -233,7 +247,9 @@ def test_store_processor_never_raises_and_counts() -> None:
         with tracer.start_as_current_span("x"):
             pass
     stats = processor.stats()
-    assert stats.dropped == {"invalid": 3} and stats.exported == 0 and stats.accepted == 3
+    assert stats.dropped == {"invalid": 3}
+    assert stats.exported == 0
+    assert stats.accepted == 3
     processor.shutdown()
     with tracer.start_as_current_span("late"):
         pass

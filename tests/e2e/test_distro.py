@@ -58,7 +58,11 @@ def test_opentelemetry_instrument_uses_flext(tmp_path: Path, selector: dict[str,
         }
         result = subprocess.run(
             [_instrument_command(), sys.executable, str(app)],
-            capture_output=True, text=True, timeout=120, env=env, check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
         )
         assert result.returncode == 0, result.stderr
         assert "configured-by-flext True" in result.stdout
