@@ -24,7 +24,7 @@ from flext_otel.api import (
     reset_global_factory,
     trace,
 )
-from flext_otel.config import ConfigError, FlextOtelOptions
+from flext_otel.config import ConfigError, FlextOtelOptions, SamplingOptions, ScrubbingOptions
 from flext_otel.correlation import (
     ContextPreservingExecutor,
     attach_extracted,
@@ -83,6 +83,8 @@ __all__ = [
     "LogRecordView",
     "MetricPoint",
     "PipelineStats",
+    "SamplingOptions",
+    "ScrubbingOptions",
     "ShutdownReport",
     "SignalStats",
     "SpanNode",
