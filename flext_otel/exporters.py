@@ -7,6 +7,7 @@ The optional outputs are imported only when selected; a missing extra raises
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import sys
@@ -256,63 +257,49 @@ def _http_compression(name: str | None) -> Any:
     return Compression.Gzip if name == "gzip" else Compression.Deflate
 
 
+# (module under opentelemetry.exporter.otlp.proto.<grpc|http>, class) per signal
+_OTLP_CLASSES = {
+    "traces": ("trace_exporter", "OTLPSpanExporter"),
+    "metrics": ("metric_exporter", "OTLPMetricExporter"),
+    "logs": ("_log_exporter", "OTLPLogExporter"),
+}
+
+
+def _otlp_exporter(signal: str, opts: OtlpOptions) -> Any:
+    """The official OTLP exporter of ``signal`` for ``opts`` (gRPC or HTTP/protobuf)."""
+    module_name, class_name = _OTLP_CLASSES[signal]
+    transport = "grpc" if opts.protocol == "grpc" else "http"
+    try:
+        module = importlib.import_module(
+            f"opentelemetry.exporter.otlp.proto.{transport}.{module_name}"
+        )
+        kwargs = _otlp_kwargs(opts)
+        if transport == "grpc":
+            kwargs["insecure"] = opts.insecure
+            kwargs["compression"] = _grpc_compression(opts.compression)
+        else:
+            kwargs["compression"] = _http_compression(opts.compression)
+    except ImportError as exc:
+        raise _missing(_OTLP_HINT, f"the otlp {signal} exporter", exc) from None
+    return getattr(module, class_name)(**kwargs)
+
+
 def otlp_span_exporter(opts: OtlpOptions) -> SpanExporter:
     """The official OTLP span exporter for ``opts`` (gRPC or HTTP/protobuf)."""
-    kwargs = _otlp_kwargs(opts)
-    try:
-        if opts.protocol == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-            return OTLPSpanExporter(
-                insecure=opts.insecure, compression=_grpc_compression(opts.compression), **kwargs
-            )
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-            OTLPSpanExporter as HttpSpanExporter,
-        )
-
-        return HttpSpanExporter(compression=_http_compression(opts.compression), **kwargs)
-    except ImportError as exc:
-        raise _missing(_OTLP_HINT, "the otlp trace exporter", exc) from None
+    exporter: SpanExporter = _otlp_exporter("traces", opts)
+    return exporter
 
 
 def otlp_log_exporter(opts: OtlpOptions) -> LogRecordExporter:
     """The official OTLP log exporter for ``opts``."""
-    kwargs = _otlp_kwargs(opts)
-    try:
-        if opts.protocol == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-
-            return OTLPLogExporter(
-                insecure=opts.insecure, compression=_grpc_compression(opts.compression), **kwargs
-            )
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import (
-            OTLPLogExporter as HttpLogExporter,
-        )
-
-        return HttpLogExporter(compression=_http_compression(opts.compression), **kwargs)
-    except ImportError as exc:
-        raise _missing(_OTLP_HINT, "the otlp log exporter", exc) from None
+    exporter: LogRecordExporter = _otlp_exporter("logs", opts)
+    return exporter
 
 
 def otlp_metric_exporter(opts: OtlpOptions) -> MetricExporter:
     """The official OTLP metric exporter for ``opts``."""
-    kwargs = _otlp_kwargs(opts)
-    try:
-        if opts.protocol == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
-                OTLPMetricExporter,
-            )
-
-            return OTLPMetricExporter(
-                insecure=opts.insecure, compression=_grpc_compression(opts.compression), **kwargs
-            )
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
-            OTLPMetricExporter as HttpMetricExporter,
-        )
-
-        return HttpMetricExporter(compression=_http_compression(opts.compression), **kwargs)
-    except ImportError as exc:
-        raise _missing(_OTLP_HINT, "the otlp metric exporter", exc) from None
+    exporter: MetricExporter = _otlp_exporter("metrics", opts)
+    return exporter
 
 
 def prometheus_available() -> bool:
