@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import logging
 import os
 import sys
 import threading
@@ -265,10 +266,37 @@ _OTLP_CLASSES = {
 }
 
 
+class _DemoteToDebug(logging.Filter):
+    """Turns the OTLP exporters' per-attempt warnings into DEBUG records.
+
+    flext's batch processors report an outage once (and its end once) with the
+    error; the exporters would otherwise log every failed batch and retry.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+_DEMOTE = _DemoteToDebug()
+
+
+def _quiet_exporter_loggers(transport: str, module_name: str) -> None:
+    base = f"opentelemetry.exporter.otlp.proto.{transport}"
+    shared = f"{base}.exporter" if transport == "grpc" else f"{base}._common"
+    for name in (shared, f"{base}.{module_name}"):
+        logger = logging.getLogger(name)
+        if _DEMOTE not in logger.filters:
+            logger.addFilter(_DEMOTE)
+
+
 def _otlp_exporter(signal: str, opts: OtlpOptions) -> Any:
     """The official OTLP exporter of ``signal`` for ``opts`` (gRPC or HTTP/protobuf)."""
     module_name, class_name = _OTLP_CLASSES[signal]
     transport = "grpc" if opts.protocol == "grpc" else "http"
+    _quiet_exporter_loggers(transport, module_name)
     try:
         module = importlib.import_module(
             f"opentelemetry.exporter.otlp.proto.{transport}.{module_name}"

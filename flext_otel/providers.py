@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import functools
 import logging
+import multiprocessing.util
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -178,7 +179,7 @@ def _span_limits(options: FlextOtelOptions) -> SpanLimits:
 class _Component:
     """A pipeline part with bounded flush/shutdown and optional stats."""
 
-    __slots__ = ("flush", "key", "name", "stats", "stop")
+    __slots__ = ("flush", "key", "name", "stage", "stats", "stop")
 
     def __init__(
         self,
@@ -187,12 +188,56 @@ class _Component:
         stop: Callable[[int], object],
         key: str | None = None,
         stats: Callable[[], PipelineStats] | None = None,
+        stage: int = 1,
     ) -> None:
         self.name = name
         self.flush = flush
         self.stop = stop
         self.key = key
         self.stats = stats
+        self.stage = stage  # parts of a lower stage feed the others: they flush first
+
+
+def _run_stages(
+    components: Sequence[_Component], call: Callable[[_Component, int], object], deadline: float
+) -> tuple[list[str], bool]:
+    """Run ``call`` on every component, stage by stage, the parts of one stage in parallel.
+
+    Every part gets the whole time left until ``deadline``, so one stuck exporter
+    cannot eat the budget of the others. Returns the names of the parts that did
+    not finish in time and whether every part that finished succeeded.
+    """
+    late: list[str] = []
+    succeeded = True
+    for stage in sorted({c.stage for c in components}):
+        outcomes: dict[str, list[object]] = {}
+        workers: list[tuple[_Component, threading.Thread]] = []
+        budget = max(int((deadline - time.monotonic()) * 1000), 1)
+        for component in (c for c in components if c.stage == stage):
+            box: list[object] = []
+            outcomes[component.name] = box
+
+            def target(
+                c: _Component = component, out: list[object] = box, ms: int = budget
+            ) -> None:
+                try:
+                    out.append(call(c, ms))
+                except Exception as exc:
+                    _logger.warning("%s failed: %r", c.name, exc)
+                    out.append(False)
+
+            worker = threading.Thread(
+                target=target, name=f"flext-otel-{component.name}", daemon=True
+            )
+            worker.start()
+            workers.append((component, worker))
+        for component, worker in workers:
+            worker.join(max(deadline - time.monotonic(), 0.0))
+            if worker.is_alive():
+                late.append(component.name)
+            elif outcomes[component.name][:1] == [False]:
+                succeeded = False
+    return late, succeeded
 
 
 # -- the handle -------------------------------------------------------------
@@ -236,6 +281,8 @@ class FlextOtel:
         self.logger_provider = logger_provider
         self._provider_shutdowns = [tracer_provider.shutdown, logger_provider.shutdown]
         self._observe_pipelines()
+        # a multiprocessing child leaves through os._exit (no atexit): flush it there
+        multiprocessing.util.register_after_fork(self, _shutdown_in_child)
 
     # -- assembly ---------------------------------------------------------
     def _counters(self, key: str, depth: Callable[[], int] | None = None) -> PipelineCounters:
@@ -280,7 +327,7 @@ class FlextOtel:
         add = provider.add_span_processor if tail is None else tail.add_child
         if tail is not None:  # store and exporters see only the traces it keeps
             provider.add_span_processor(tail)
-            self._add_component("traces:tail_sampler", tail, stats=tail.stats)
+            self._add_component("traces:tail_sampler", tail, stats=tail.stats, stage=0)
         store_processor = StoreSpanProcessor(self.store, self._span_transform(count=True))
         add(store_processor)
         self._add_component("traces:store", store_processor, stats=store_processor.stats)
@@ -433,7 +480,11 @@ class FlextOtel:
         return ()
 
     def _add_component(
-        self, key: str, part: Any, stats: Callable[[], PipelineStats] | None = None
+        self,
+        key: str,
+        part: Any,
+        stats: Callable[[], PipelineStats] | None = None,
+        stage: int = 1,
     ) -> None:
         def flush(timeout_millis: int) -> object:
             return part.force_flush(timeout_millis)
@@ -444,7 +495,7 @@ class FlextOtel:
             except TypeError:  # SDK parts take no timeout; the caller bounds them
                 return part.shutdown()
 
-        self._components.append(_Component(key, flush, stop, key, stats))
+        self._components.append(_Component(key, flush, stop, key, stats, stage))
 
     def add_closer(self, close: Callable[[], object]) -> None:
         """Run ``close`` at shutdown (for servers bound to this pipeline)."""
@@ -525,25 +576,11 @@ class FlextOtel:
         """Flush every pipeline within one shared deadline; False if any did not finish."""
         if self._report is not None:
             return True
-        deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
-        ok = True
-        for providers_flush in self._provider_flushes():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            budget = max(int(remaining * 1000), 1)
-
-            def flush(f: Callable[[int], object] = providers_flush, ms: int = budget) -> object:
-                return f(ms)
-
-            finished, succeeded = _run_bounded(flush, remaining, "flush")
-            ok = ok and finished and succeeded
-        return ok
-
-    def _provider_flushes(self) -> list[Callable[[int], object]]:
         if self.options.sdk_disabled:
-            return []
-        return [c.flush for c in self._components if c.key != "traces:store"]
+            return True
+        deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
+        late, succeeded = _run_stages(self._components, lambda c, ms: c.flush(ms), deadline)
+        return not late and succeeded
 
     def shutdown(self, timeout_millis: int = 30_000) -> ShutdownReport:
         """Flush and stop every pipeline within one deadline (idempotent).
@@ -555,22 +592,12 @@ class FlextOtel:
             if self._report is not None:
                 return self._report
             deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
-            timed_out: list[str] = []
             for close in self._closers:
                 try:
                     close()
                 except Exception as exc:
                     _logger.warning("closing %r failed: %r", close, exc)
-            for component in self._components:
-                remaining = deadline - time.monotonic()
-                budget = max(int(remaining * 1000), 1)
-
-                def stop(c: _Component = component, ms: int = budget) -> object:
-                    return c.stop(ms)
-
-                finished = remaining > 0 and _run_bounded(stop, remaining, component.name)[0]
-                if not finished:
-                    timed_out.append(component.name)
+            timed_out, _ = _run_stages(self._components, lambda c, ms: c.stop(ms), deadline)
             for provider_shutdown in self._provider_shutdowns:
                 remaining = max(deadline - time.monotonic(), 0.05)
                 _run_bounded(provider_shutdown, remaining, "provider-shutdown")
@@ -582,6 +609,11 @@ class FlextOtel:
             )
             _forget(self)
             return self._report
+
+
+def _shutdown_in_child(otel: FlextOtel) -> None:
+    """In a multiprocessing child: shut ``otel`` down when the child process ends."""
+    multiprocessing.util.Finalize(otel, otel.shutdown, args=(EXIT_TIMEOUT_MILLIS,), exitpriority=10)
 
 
 # -- current pipeline and proxies -------------------------------------------
