@@ -1,0 +1,355 @@
+"""In-process cases: each flext-otel path against its raw-SDK twin on the same providers.
+
+Every pipeline here is private (``FlextOtel(resolve_options(environ={},
+install_globals=False))`` or a raw ``TracerProvider``); no OTel global is set,
+and flext's own API is pointed at the private pipeline with
+``flext_otel.providers.use()`` only for the duration of a case.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from time import perf_counter_ns
+from typing import Any
+
+from harness import Row, Settings, Side, Target, compared, interleave, measure
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import flext_otel
+from flext_otel.adapters import MetricAdapter
+from flext_otel.config import resolve_options
+from flext_otel.decorators import DURATION_BUCKETS
+from flext_otel.entities import FlextMetric
+from flext_otel.providers import PROXY_TRACER_PROVIDER, FlextOtel, use
+
+#: Five innocent attributes of a typical server span (nothing for the scrubber to redact).
+ATTRIBUTES: dict[str, Any] = {
+    "http.request.method": "GET",
+    "http.route": "/users/{id}",
+    "http.response.status_code": 200,
+    "server.address": "api.example.com",
+    "user.id": 42,
+}
+
+
+@contextmanager
+def private_otel(**options: Any) -> Iterator[FlextOtel]:
+    """The default pipeline ``configure()`` would build, on private providers, made current."""
+    otel = FlextOtel(resolve_options(environ={}, install_globals=False, **options))
+    try:
+        with use(otel):
+            yield otel
+    finally:
+        otel.shutdown(timeout_millis=5_000)
+
+
+def raw_span_pipeline() -> tuple[TracerProvider, InMemorySpanExporter]:
+    """A raw SDK ``TracerProvider`` with ``SimpleSpanProcessor(InMemorySpanExporter)``."""
+    provider = TracerProvider(shutdown_on_exit=False)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def span_loop(tracer: trace_api.Tracer, attributes: dict[str, Any] | None) -> Callable[[int], None]:
+    """``n`` spans started as current and ended, with ``attributes``."""
+
+    def run(n: int) -> None:
+        start = tracer.start_as_current_span
+        for _ in range(n):
+            with start("op", attributes=attributes):
+                pass
+
+    return run
+
+
+def _noop() -> None:
+    return None
+
+
+# -- cases -------------------------------------------------------------------------
+
+
+def floors(settings: Settings) -> list[Row]:
+    """What a call and an OTel API no-op span cost on this machine (context for the rest)."""
+
+    def bare(n: int) -> None:
+        noop = _noop
+        for _ in range(n):
+            noop()
+
+    rows = []
+    ops, ns = measure(Side("bare call", bare), settings)
+    rows.append(Row("floor", "bare function call", ns, note=f"{ops:,} ops"))
+    noop_tracer = trace_api.NoOpTracer()
+    ops, ns = measure(Side("no-op span", span_loop(noop_tracer, None)), settings)
+    rows.append(Row("floor", "OTel API no-op span", ns, note=f"{ops:,} ops"))
+    provider, exporter = raw_span_pipeline()
+    side = Side("raw SDK span", span_loop(provider.get_tracer("bench"), None), exporter.clear)
+    ops, ns = measure(side, settings)
+    rows.append(Row("floor", "raw SDK span, SimpleSpanProcessor", ns, note=f"{ops:,} ops"))
+    provider.shutdown()
+    return rows
+
+
+def span(settings: Settings) -> list[Row]:
+    """A span through the whole default pipeline (correlation, scrubbing, store)."""
+    rows = []
+    with private_otel():
+        # What trace.get_tracer() returns once configure() installed the globals:
+        # flext's proxy, forwarding to the current pipeline.
+        flext_tracer = PROXY_TRACER_PROVIDER.get_tracer("bench")
+        provider, exporter = raw_span_pipeline()
+        raw_tracer = provider.get_tracer("bench")
+        for label, attributes in (("no attributes", None), ("5 attributes", ATTRIBUTES)):
+            result = interleave(
+                Side("flext", span_loop(flext_tracer, attributes)),
+                Side("raw", span_loop(raw_tracer, attributes), exporter.clear),
+                settings,
+            )
+            rows.append(
+                compared(
+                    "span",
+                    f"default pipeline, {label}",
+                    "SimpleSpanProcessor(InMemorySpanExporter)",
+                    result,
+                    Target("<=", 1.05),
+                )
+            )
+        provider.shutdown()
+    return rows
+
+
+def decorator(settings: Settings) -> list[Row]:
+    """``@flext_monitor_function`` on a no-op vs the same work written by hand."""
+    rows = []
+    with private_otel() as otel:
+
+        @flext_otel.flext_monitor_function
+        def noop() -> None:
+            return None
+
+        @flext_otel.flext_monitor_function(metrics=False)
+        def noop_span_only() -> None:
+            return None
+
+        tracer = otel.tracer_provider.get_tracer("bench.manual")
+        meter = otel.meter_provider.get_meter("bench.manual")
+        duration = meter.create_histogram(
+            "bench.manual.duration", unit="s", explicit_bucket_boundaries_advisory=DURATION_BUCKETS
+        )
+        calls = meter.create_counter("bench.manual.calls", unit="1")
+        span_attributes = {"code.function": "noop", "code.namespace": __name__}
+        outcome = {"function": f"{__name__}.noop", "outcome": "success"}
+
+        def manual(n: int) -> None:
+            # What the decorator does: the duration is recorded while the span is
+            # current (so it carries an exemplar), the call count after it.
+            start_span = tracer.start_as_current_span
+            for _ in range(n):
+                with start_span("noop", attributes=span_attributes):
+                    start = perf_counter_ns()
+                    _noop()
+                    duration.record((perf_counter_ns() - start) / 1e9, outcome)
+                calls.add(1, outcome)
+
+        def manual_span_only(n: int) -> None:
+            start_span = tracer.start_as_current_span
+            for _ in range(n):
+                with start_span("noop", attributes=span_attributes):
+                    _noop()
+
+        def calling(func: Callable[[], None]) -> Callable[[int], None]:
+            def run(n: int) -> None:
+                for _ in range(n):
+                    func()
+
+            return run
+
+        result = interleave(Side("flext", calling(noop)), Side("manual", manual), settings)
+        rows.append(
+            compared(
+                "decorator",
+                "@flext_monitor_function no-op",
+                "hand-written span + histogram + counter",
+                result,
+                Target("<=", 1.15),
+            )
+        )
+        result = interleave(
+            Side("flext", calling(noop_span_only)), Side("manual", manual_span_only), settings
+        )
+        rows.append(
+            compared(
+                "decorator",
+                "@flext_monitor_function(metrics=False) no-op",
+                "hand-written start_as_current_span",
+                result,
+                Target("<=", 1.15),
+            )
+        )
+    return rows
+
+
+def metric(settings: Settings) -> list[Row]:
+    """``flext_otel.metric()`` and ``MetricAdapter.record`` vs a raw ``counter.add``."""
+    rows = []
+    with private_otel() as otel:
+        meter = otel.meter_provider.get_meter("bench")
+        counter = meter.create_counter("bench.raw_total")
+
+        def raw(n: int) -> None:
+            add = counter.add
+            for _ in range(n):
+                add(1, {"region": "eu"})
+
+        def simple_api(n: int) -> None:
+            record = flext_otel.metric
+            for _ in range(n):
+                record("bench.orders_total", 1, tags={"region": "eu"})
+
+        check = flext_otel.metric("bench.orders_total", 1, tags={"region": "eu"})
+        if not check.is_success:
+            raise RuntimeError(f"flext_otel.metric failed: {check.error}")
+        result = interleave(Side("flext", simple_api), Side("raw", raw), settings)
+        rows.append(
+            compared(
+                "metric",
+                'flext_otel.metric("…_total", 1, tags=…)',
+                "counter.add(1, attributes)",
+                result,
+                Target("<=", 1.5),
+            )
+        )
+
+        adapter = MetricAdapter(meter)
+        entity = FlextMetric("bench.adapter_total", 1, tags={"region": "eu"})
+        tags = {"region": "eu"}
+
+        def via_adapter(n: int) -> None:
+            record = adapter.record
+            for _ in range(n):
+                record(entity)
+
+        def raw_prebuilt(n: int) -> None:
+            add = counter.add
+            for _ in range(n):
+                add(1, tags)
+
+        result = interleave(Side("adapter", via_adapter), Side("raw", raw_prebuilt), settings)
+        rows.append(
+            compared(
+                "metric",
+                "MetricAdapter.record(entity)",
+                "counter.add(1, attributes)",
+                result,
+                None,
+                note="entity built once",
+            )
+        )
+
+        def build(n: int) -> None:
+            make = FlextMetric
+            for _ in range(n):
+                make("bench.orders_total", 1, tags={"region": "eu"})
+
+        ops, ns = measure(Side("entity", build), settings)
+        rows.append(Row("metric", "FlextMetric(...) alone (validation)", ns, note=f"{ops:,} ops"))
+    return rows
+
+
+def logging_handler(settings: Settings) -> list[Row]:
+    """``logging.info`` through ``FlextLoggingHandler`` vs OTel's ``LoggingHandler``."""
+    from opentelemetry.sdk._logs import LoggingHandler
+
+    rows = []
+    with private_otel() as otel:
+        provider = otel.logger_provider
+        flext_logger = _bench_logger("bench.flext")
+        # As configure(logging=True) installs it: follows the current pipeline.
+        flext_handler = flext_otel.FlextLoggingHandler()
+        flext_logger.addHandler(flext_handler)
+        otel_logger = _bench_logger("bench.otel")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            otel_handler = LoggingHandler(logger_provider=provider)
+        otel_logger.addHandler(otel_handler)
+
+        def logging_loop(logger: logging.Logger) -> Callable[[int], None]:
+            def run(n: int) -> None:
+                info = logger.info
+                for _ in range(n):
+                    info("order %s charged", 42)
+
+            return run
+
+        try:
+            result = interleave(
+                Side("flext", logging_loop(flext_logger)),
+                Side("otel", logging_loop(otel_logger)),
+                settings,
+            )
+        finally:
+            flext_logger.removeHandler(flext_handler)
+            otel_logger.removeHandler(otel_handler)
+        if flext_handler.emit_failures:
+            raise RuntimeError("FlextLoggingHandler failed to emit")
+        rows.append(
+            compared(
+                "logging",
+                "logging.info -> FlextLoggingHandler",
+                "OTel sdk._logs.LoggingHandler",
+                result,
+                Target("<=", 1.1),
+                note="same LoggerProvider and processors",
+            )
+        )
+    return rows
+
+
+def _bench_logger(name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+def scrubbing(settings: Settings) -> list[Row]:
+    """A span with 5 innocent attributes: default scrubbing vs ``scrubbing=False``."""
+    rows = []
+    with private_otel() as scrubbed, private_otel(scrubbing=False) as plain:
+        result = interleave(
+            Side("on", span_loop(scrubbed.tracer_provider.get_tracer("bench"), ATTRIBUTES)),
+            Side("off", span_loop(plain.tracer_provider.get_tracer("bench"), ATTRIBUTES)),
+            settings,
+        )
+        rows.append(
+            compared(
+                "scrubbing",
+                "span, 5 attributes, scrubbing on",
+                "scrubbing=False",
+                result,
+                Target("<=", 1.15),
+            )
+        )
+    return rows
+
+
+__all__ = [
+    "ATTRIBUTES",
+    "decorator",
+    "floors",
+    "logging_handler",
+    "metric",
+    "private_otel",
+    "raw_span_pipeline",
+    "scrubbing",
+    "span",
+    "span_loop",
+]

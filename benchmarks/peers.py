@@ -1,0 +1,103 @@
+"""Peers: flext-otel against logfire, configured locally, in one (child) process.
+
+``logfire.configure(send_to_logfire=False, console=False)`` installs OTel
+globals, so this module runs in its own interpreter (``run.py`` spawns it).
+flext-otel records into a private pipeline made current with ``use()``; logfire
+into the providers it configured. Ratios read "how many times faster flext-otel
+is" (logfire ns / flext-otel ns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cases import private_otel
+from harness import Comparison, Row, Settings, Side, Target, interleave
+
+import flext_otel
+
+
+def _calling(func: Callable[[], object]) -> Callable[[int], None]:
+    def run(n: int) -> None:
+        for _ in range(n):
+            func()
+
+    return run
+
+
+def _spans(start: Callable[[str], Any]) -> Callable[[int], None]:
+    def run(n: int) -> None:
+        for _ in range(n):
+            with start("op"):
+                pass
+
+    return run
+
+
+def _faster(subject: str, baseline: str, result: Comparison, target: Target | None) -> Row:
+    rounds = [b / a for a, b in zip(result.a, result.b, strict=True)]
+    return Row(
+        case="peer",
+        subject=subject,
+        value=result.a_ns,
+        baseline=baseline,
+        baseline_value=result.b_ns,
+        ratio=result.b_ns / result.a_ns,
+        target=target,
+        spread=(min(rounds), max(rounds)),
+        note=f"x faster; {len(rounds)} rounds x {result.ops:,} ops",
+    )
+
+
+def peers(settings: Settings) -> list[Row]:
+    """Decorated no-op and span: flext-otel vs logfire (skipped when logfire is absent)."""
+    try:
+        import logfire
+    except ImportError:
+        return [Row("peer", "logfire not installed: peer cases skipped", 0.0, unit="")]
+    logfire.configure(send_to_logfire=False, console=False)
+
+    @logfire.instrument()
+    def logfire_noop() -> None:
+        return None
+
+    rows = []
+    with private_otel():
+
+        @flext_otel.flext_monitor_function(metrics=False)
+        def span_only() -> None:
+            return None
+
+        @flext_otel.flext_monitor_function
+        def full() -> None:
+            return None
+
+        baseline = "@logfire.instrument()"
+        result = interleave(
+            Side("flext", _calling(span_only)), Side("logfire", _calling(logfire_noop)), settings
+        )
+        rows.append(
+            _faster(
+                "@flext_monitor_function(metrics=False) no-op", baseline, result, Target(">=", 3)
+            )
+        )
+        result = interleave(
+            Side("flext", _calling(full)), Side("logfire", _calling(logfire_noop)), settings
+        )
+        rows.append(
+            _faster(
+                "@flext_monitor_function no-op (span + duration + calls)",
+                baseline,
+                result,
+                Target(">=", 1.5),
+            )
+        )
+        result = interleave(
+            Side("flext", _spans(flext_otel.span)), Side("logfire", _spans(logfire.span)), settings
+        )
+        rows.append(_faster('flext_otel.span("op")', 'logfire.span("op")', result, None))
+    return rows
+
+
+__all__ = ["peers"]
