@@ -191,6 +191,15 @@ class MetricAdapter:
         """Record one measurement; the entity itself on success."""
         if not isinstance(metric, FlextMetric):
             return _wrong_type(metric, FlextMetric)
+        failed = self.record_valid(metric)
+        return FlextResult(metric) if failed is None else failed
+
+    def record_valid(self, metric: FlextMetric) -> FlextResult[FlextMetric] | None:
+        """Record a :class:`FlextMetric` (not checked); None on success, else the failure.
+
+        The hot path of :meth:`record` and of the simple API, which already holds
+        a successful result for the entity and need not build another.
+        """
         try:
             record = self._record.get((metric.name, metric.metric_type, metric.unit))
             if record is None:
@@ -199,7 +208,7 @@ class MetricAdapter:
                     return found
                 record = found
             record(metric.value, metric.tags)
-            return FlextResult(metric)  # FlextResult.ok without the classmethod hop
+            return None
         except Exception as exc:  # an SDK failure must not escape
             return _failed("metric", exc)
 

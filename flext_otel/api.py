@@ -156,7 +156,8 @@ class FlextObservabilityMasterFactory:
             built = flext_create_metric(name, value, unit=unit, tags=tags, metric_type=metric_type)
             if built.is_failure:
                 return built
-            return self._adapters().metrics.record(built.value)  # type: ignore[arg-type]
+            failed = self._adapters().metrics.record_valid(built.value)  # type: ignore[arg-type]
+            return built if failed is None else failed
         except Exception as exc:
             return _unexpected("metric", exc)
 
