@@ -60,25 +60,28 @@ def test_reconfigure_takes_effect_for_tracer_obtained_before() -> None:
 def test_meter_and_logger_proxies_follow_reconfiguration() -> None:
     """Instruments and loggers created before configure() record into the new pipeline."""
     from opentelemetry._logs import SeverityNumber
+    from opentelemetry.metrics import Observation
 
     counter = PROXY_METER_PROVIDER.get_meter("m").create_counter("proxy_calls_total")
-    gauge_values: list[int] = []
+    observing = threading.Event()
+    observing.set()
 
-    def observe(_options: object) -> list[object]:
-        from opentelemetry.metrics import Observation
-
-        gauge_values.append(1)
-        return [Observation(7)]
+    def observe(_options: object) -> list[Observation]:
+        # the proxies keep observables for the life of the process: report only in this test
+        return [Observation(7)] if observing.is_set() else []
 
     PROXY_METER_PROVIDER.get_meter("m").create_observable_gauge("proxy_gauge", [observe])
     logger = PROXY_LOGGER_PROVIDER.get_logger("l")
-    otel = configure(service_name="proxies", install_globals=False)
-    counter.add(2)
-    logger.emit(body="hi", severity_number=SeverityNumber.WARN, severity_text="WARN")
-    points = {p.name: p for p in otel.store.metrics()}
-    assert points["proxy_calls_total"].value == 2
-    assert points["proxy_gauge"].value == 7
-    assert [r.body for r in otel.store.logs()] == ["hi"]
+    try:
+        otel = configure(service_name="proxies", install_globals=False)
+        counter.add(2)
+        logger.emit(body="hi", severity_number=SeverityNumber.WARN, severity_text="WARN")
+        points = {p.name: p for p in otel.store.metrics()}
+        assert points["proxy_calls_total"].value == 2
+        assert points["proxy_gauge"].value == 7
+        assert [r.body for r in otel.store.logs()] == ["hi"]
+    finally:
+        observing.clear()
 
 
 def test_configure_bad_value_installs_nothing() -> None:
