@@ -9,6 +9,7 @@ and flext's own API is pointed at the private pipeline with
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -281,18 +282,32 @@ def logging_handler(settings: Settings) -> list[Row]:
             otel_handler = LoggingHandler(logger_provider=provider)
         otel_logger.addHandler(otel_handler)
 
-        def logging_loop(logger: logging.Logger) -> Callable[[int], None]:
+        def logging_loop(
+            logger: logging.Logger, extra: dict[str, object] | None = None
+        ) -> Callable[[int], None]:
             def run(n: int) -> None:
                 info = logger.info
                 for _ in range(n):
-                    info("order %s charged", 42)
+                    info("order %s charged", 42, extra=extra)
 
             return run
 
+        # The attributes FlextLoggingHandler adds beyond OTel's handler, given to
+        # OTel's handler as extras: the same record content on both sides.
+        same_content: dict[str, object] = {
+            "logger.name": otel_logger.name,
+            "thread.id": threading.get_ident(),
+            "thread.name": threading.current_thread().name,
+        }
         try:
             result = interleave(
                 Side("flext", logging_loop(flext_logger)),
                 Side("otel", logging_loop(otel_logger)),
+                settings,
+            )
+            same = interleave(
+                Side("flext", logging_loop(flext_logger)),
+                Side("otel", logging_loop(otel_logger, same_content)),
                 settings,
             )
         finally:
@@ -308,6 +323,16 @@ def logging_handler(settings: Settings) -> list[Row]:
                 result,
                 Target("<=", 1.1),
                 note="same LoggerProvider and processors",
+            )
+        )
+        rows.append(
+            compared(
+                "logging",
+                "logging.info -> FlextLoggingHandler",
+                "OTel handler, same attributes (logger.name, thread.* as extras)",
+                same,
+                None,
+                note="like for like: the record content FlextLoggingHandler emits",
             )
         )
     return rows
