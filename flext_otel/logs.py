@@ -88,10 +88,21 @@ def otel_severity(levelno: int) -> SeverityNumber:
     >>> otel_severity(logging.WARNING).name, otel_severity(21).name
     ('WARN', 'INFO2')
     """
+    severity = _SEVERITY_OF.get(levelno) if type(levelno) is int else None
+    if severity is not None:
+        return severity
     for start, base in _SEVERITY_BANDS:
         if levelno >= start:
-            return SeverityNumber(base.value + min(3, levelno - start))
-    return SeverityNumber.TRACE if levelno > 0 else SeverityNumber.UNSPECIFIED
+            severity = SeverityNumber(base.value + min(3, levelno - start))
+            break
+    else:
+        severity = SeverityNumber.TRACE if levelno > 0 else SeverityNumber.UNSPECIFIED
+    if type(levelno) is int and len(_SEVERITY_OF) < 256:  # bounded: levels are few
+        _SEVERITY_OF[levelno] = severity
+    return severity
+
+
+_SEVERITY_OF: dict[int, SeverityNumber] = {}
 
 
 # -- value helpers ------------------------------------------------------------------
@@ -147,9 +158,10 @@ def _time_ns(seconds: float) -> int:
 
 def _extras(record: logging.LogRecord) -> dict[str, object]:
     """The record's non-standard attributes (``extra=`` and filter-added fields)."""
-    return {
-        str(key): value for key, value in vars(record).items() if key not in _STANDARD_RECORD_ATTRS
-    }
+    fields = vars(record)
+    if _STANDARD_RECORD_ATTRS.issuperset(fields):  # the common case, in one C-level pass
+        return {}
+    return {str(key): value for key, value in fields.items() if key not in _STANDARD_RECORD_ATTRS}
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -178,16 +190,28 @@ def _is_otel_logger(name: str) -> bool:
 
 
 # -- provider resolution --------------------------------------------------------------
+_providers_module: Any = None
+
+
+def _pipeline_logger_provider() -> object:
+    """The active flext-otel pipeline's logger provider, or None when there is none."""
+    global _providers_module
+    try:
+        module = _providers_module
+        if module is None:
+            # Imported here, once: logging bridges must work even when the
+            # pipeline module cannot be imported, and providers may import this one.
+            from flext_otel import providers as module
+
+            _providers_module = module
+        return module.current().logger_provider
+    except Exception:  # no usable pipeline: fall back to plain OTel
+        return None
+
+
 def _configured_logger_provider() -> LoggerProvider:
     """The logger provider of the active flext-otel pipeline, else OTel's global one."""
-    try:
-        # Imported here: logging bridges must work even when the pipeline
-        # module cannot be imported, and providers may import this module.
-        from flext_otel import providers
-
-        provider: object = providers.current().logger_provider
-    except Exception:  # no usable pipeline: fall back to plain OTel
-        provider = None
+    provider = _pipeline_logger_provider()
     if isinstance(provider, LoggerProvider):
         return provider
     return get_logger_provider()
@@ -263,12 +287,13 @@ class FlextLoggingHandler(logging.Handler):
             return
         if _EMITTING and isinstance(record.name, str) and _is_otel_logger(record.name):
             return
-        if otel_context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+        context = otel_context.get_current()
+        if context.get(_SUPPRESS_INSTRUMENTATION_KEY):
             return
         _EMITTING.add(thread)
         try:
             name = record.name if isinstance(record.name, str) else "root"
-            self._otel_logger(name).emit(self._translate(record))
+            self._otel_logger(name).emit(self._translate(record, context))
         except Exception:
             self._failed()
         finally:
@@ -277,7 +302,14 @@ class FlextLoggingHandler(logging.Handler):
     def _otel_logger(self, name: str) -> Logger:
         provider = self._logger_provider
         if provider is None:
-            provider = _configured_logger_provider()
+            found = _pipeline_logger_provider()
+            last = self._loggers_of
+            if last is not None and found is last:
+                provider = last  # the last call's, already checked
+            elif isinstance(found, LoggerProvider):
+                provider = found
+            else:
+                provider = get_logger_provider()
         if provider is not self._loggers_of:
             self._loggers = {}
             self._loggers_of = provider
@@ -287,13 +319,15 @@ class FlextLoggingHandler(logging.Handler):
             logger = loggers[name] = provider.get_logger(name)
         return logger
 
-    def _translate(self, record: logging.LogRecord) -> LogRecord:
+    def _translate(
+        self, record: logging.LogRecord, context: otel_context.Context | None = None
+    ) -> LogRecord:
         body = self.format(record) if self.formatter is not None else _message(record)
         levelno: object = record.levelno
         return LogRecord(
             timestamp=_time_ns(record.created),
             observed_timestamp=time.time_ns(),
-            context=otel_context.get_current(),
+            context=otel_context.get_current() if context is None else context,
             severity_number=otel_severity(levelno if isinstance(levelno, int) else 0),
             severity_text=_SEVERITY_TEXT.get(record.levelname, record.levelname),
             body=_clean_str(body),
@@ -303,17 +337,24 @@ class FlextLoggingHandler(logging.Handler):
     @staticmethod
     def _attributes(record: logging.LogRecord) -> dict[str, AttributeValue]:
         attributes = {key: _attribute_value(value) for key, value in _extras(record).items()}
-        if record.pathname:
-            attributes["code.file.path"] = _clean_str(record.pathname)
-        if record.funcName:
-            attributes["code.function.name"] = _clean_str(record.funcName)
+        # ASCII text needs no cleaning: checked inline, _clean_str only for the rest
+        if path := record.pathname:
+            attributes["code.file.path"] = path if path.isascii() else _clean_str(path)
+        if function := record.funcName:
+            attributes["code.function.name"] = (
+                function if function.isascii() else _clean_str(function)
+            )
         if record.lineno:
             attributes["code.line.number"] = record.lineno
-        attributes["logger.name"] = _clean_str(str(record.name))
+        name = str(record.name)
+        attributes["logger.name"] = name if name.isascii() else _clean_str(name)
         if record.thread is not None:
             attributes["thread.id"] = record.thread
         if record.threadName:
-            attributes["thread.name"] = _clean_str(str(record.threadName))
+            thread_name = str(record.threadName)
+            attributes["thread.name"] = (
+                thread_name if thread_name.isascii() else _clean_str(thread_name)
+            )
         cid = get_correlation_id()
         if cid is not None:
             attributes[CORRELATION_ATTRIBUTE] = cid
