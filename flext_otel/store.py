@@ -22,6 +22,8 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from opentelemetry.trace import SpanKind, StatusCode
+
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs import ReadableLogRecord, ReadWriteLogRecord
     from opentelemetry.sdk.trace import ReadableSpan
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-_STATUS_NAMES = {0: "unset", 1: "ok", 2: "error"}
 _KIND_NAMES = {0: "internal", 1: "server", 2: "client", 3: "producer", 4: "consumer"}
 _HEX = "0123456789abcdef"
 CORRELATION_KEY = "flext.correlation_id"
@@ -190,21 +191,27 @@ def _plain(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in mapping.items()}
 
 
+_INTERNAL, _SERVER, _CLIENT = SpanKind.INTERNAL, SpanKind.SERVER, SpanKind.CLIENT
+_UNSET, _ERROR = StatusCode.UNSET, StatusCode.ERROR
+_KIND_BY_MEMBER = {kind: _KIND_NAMES[kind.value] for kind in SpanKind}
+
+
 def span_record_from(span: ReadableSpan, attributes: Mapping[str, Any] | None = None) -> SpanRecord:
     """Build a :class:`SpanRecord` from a finished SDK span (no attribute copy).
 
     ``attributes`` replaces the span's own attributes (used by scrubbing).
+    Runs once per finished span, so each public property is read once and the
+    common kinds and status codes are matched by identity.
     """
     ctx = span.context
     parent = span.parent
     status = span.status
+    code = status.status_code
+    kind = span.kind
     scope = span.instrumentation_scope
     raw_events = span.events
-    events: tuple[tuple[str, int, Mapping[str, Any]], ...] = (
-        tuple((e.name, e.timestamp, e.attributes or _EMPTY) for e in raw_events)
-        if raw_events
-        else ()
-    )
+    start = span.start_time
+    end = span.end_time
     return tuple.__new__(
         SpanRecord,
         (
@@ -212,13 +219,21 @@ def span_record_from(span: ReadableSpan, attributes: Mapping[str, Any] | None = 
             ctx.trace_id if ctx is not None else 0,
             ctx.span_id if ctx is not None else 0,
             parent.span_id if parent is not None else None,
-            _KIND_NAMES.get(span.kind.value, "internal"),
-            span.start_time or 0,
-            span.end_time or span.start_time or 0,
-            _STATUS_NAMES.get(status.status_code.value, "unset"),
+            "internal"
+            if kind is _INTERNAL
+            else "server"
+            if kind is _SERVER
+            else "client"
+            if kind is _CLIENT
+            else _KIND_BY_MEMBER.get(kind, "internal"),
+            start or 0,
+            end or start or 0,
+            "unset" if code is _UNSET else "error" if code is _ERROR else "ok",
             status.description,
             span.attributes if attributes is None else attributes,
-            events,
+            tuple([(e.name, e.timestamp, e.attributes or _EMPTY) for e in raw_events])
+            if raw_events
+            else (),
             span.resource.attributes,
             scope.name if scope is not None else "",
         ),
@@ -398,7 +413,7 @@ class SignalStats:
 class RingBuffer(Generic[T]):
     """A thread-safe ring buffer that keeps the newest ``capacity`` items."""
 
-    __slots__ = ("_accepted", "_evicted", "_items", "_lock", "capacity")
+    __slots__ = ("_accepted", "_cleared", "_items", "_lock", "capacity")
 
     def __init__(self, capacity: int) -> None:
         if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
@@ -407,13 +422,11 @@ class RingBuffer(Generic[T]):
         self._items: deque[T] = deque(maxlen=capacity)
         self._lock = threading.Lock()
         self._accepted = 0
-        self._evicted = 0
+        self._cleared = 0  # every accepted item is held, evicted or cleared
 
     def append(self, item: T) -> None:
         """Add ``item``; the oldest item is evicted (and counted) when full."""
         with self._lock:
-            if len(self._items) == self.capacity:
-                self._evicted += 1
             self._items.append(item)
             self._accepted += 1
 
@@ -425,11 +438,14 @@ class RingBuffer(Generic[T]):
     def stats(self) -> SignalStats:
         """Accepted and evicted counts, capacity and current size."""
         with self._lock:
-            return SignalStats(self._accepted, self._evicted, self.capacity, len(self._items))
+            size = len(self._items)
+            evicted = self._accepted - self._cleared - size
+            return SignalStats(self._accepted, evicted, self.capacity, size)
 
     def clear(self) -> None:
         """Drop every item (counters are kept)."""
         with self._lock:
+            self._cleared += len(self._items)
             self._items.clear()
 
     def __len__(self) -> int:
