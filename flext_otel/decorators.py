@@ -370,6 +370,8 @@ def _wrap_sync(func: Callable[..., Any], plan: _Plan) -> Callable[..., Any]:
     success = plan.success_attributes
     fast = plan.arg_recorder is None and not plan.new_trace and not plan.record_return
     metrics = plan.metrics
+    if fast and not metrics:
+        return _wrap_sync_span_only(func, plan)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -404,6 +406,39 @@ def _wrap_sync(func: Callable[..., Any], plan: _Plan) -> Callable[..., Any]:
             if metrics:
                 pipeline.duration.record(elapsed / 1e9, success, context)
                 pipeline.calls.add(1, success)
+        except Exception as exc:
+            _instrumentation_failed(exc)
+        return result
+
+    return wrapper
+
+
+def _wrap_sync_span_only(func: Callable[..., Any], plan: _Plan) -> Callable[..., Any]:
+    """``_wrap_sync`` for ``metrics=False`` with no per-call options: no clock reads."""
+    name = plan.name
+    span_attributes = plan.span_attributes
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            pipeline = _pipeline
+            if pipeline.generation != _STATE.generation:
+                pipeline = _resolve()
+            started = pipeline.tracer.start_span(name, attributes=span_attributes)
+            context = set_span_in_context(started)
+            token = attach(context)
+        except Exception as exc:
+            _instrumentation_failed(exc)
+            return func(*args, **kwargs)
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            detach(token)
+            plan.finish(pipeline, started, context, 0, exc)
+            raise
+        detach(token)
+        try:
+            started.end()
         except Exception as exc:
             _instrumentation_failed(exc)
         return result
