@@ -27,7 +27,9 @@ from flext_otel.adapters import MetricAdapter
 from flext_otel.config import resolve_options
 from flext_otel.decorators import DURATION_BUCKETS
 from flext_otel.entities import FlextMetric
+from flext_otel.processors import StoreSpanProcessor
 from flext_otel.providers import PROXY_TRACER_PROVIDER, FlextOtel, use
+from flext_otel.store import TelemetryStore
 
 #: Five innocent attributes of a typical server span (nothing for the scrubber to redact).
 ATTRIBUTES: dict[str, Any] = {
@@ -123,6 +125,26 @@ def span(settings: Settings) -> list[Row]:
                     Target("<=", 1.05),
                 )
             )
+        # What bounds the default pipeline: the same spans through flext's store
+        # processor alone (no correlation stamping, no guardrails transform).
+        store_only = TracerProvider(shutdown_on_exit=False)
+        store_only.add_span_processor(StoreSpanProcessor(TelemetryStore(10_000)))
+        result = interleave(
+            Side("store", span_loop(store_only.get_tracer("bench"), ATTRIBUTES)),
+            Side("raw", span_loop(raw_tracer, ATTRIBUTES), exporter.clear),
+            settings,
+        )
+        rows.append(
+            compared(
+                "span",
+                "StoreSpanProcessor alone, 5 attributes",
+                "SimpleSpanProcessor(InMemorySpanExporter)",
+                result,
+                None,
+                note="no correlation, no guardrails transform",
+            )
+        )
+        store_only.shutdown()
         provider.shutdown()
     return rows
 

@@ -109,7 +109,7 @@ def store_bytes_child(settings: Settings) -> list[Row]:
         per_span = _retained_bytes(lambda count: _spans(tracer, count), otel.store.clear, n)
         if len(otel.store.spans()) != n:
             raise RuntimeError("the store did not keep every span")
-    return [Row("memory", "bytes per retained span (store)", per_span, unit="bytes")]
+    return [Row("memory", "bytes per retained span (store)", per_span, "bytes", note=f"{n:,}")]
 
 
 def in_memory_bytes_child(settings: Settings) -> list[Row]:
@@ -139,7 +139,7 @@ def memory(settings: Settings) -> list[Row]:
             baseline_value=raw.value,
             ratio=store.value / raw.value,
             target=Target("<=", 1_500, suffix=" B", absolute=True),
-            note="tracemalloc, 10,000 spans retained",
+            note=f"tracemalloc, {store.note} spans retained",
         )
     )
     return rows
