@@ -12,6 +12,7 @@ it without touching any OTel private attribute.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import functools
 import logging
 import multiprocessing.util
@@ -603,7 +604,9 @@ class FlextOtel:
             for provider_shutdown in self._provider_shutdowns:
                 remaining = max(deadline - time.monotonic(), 0.05)
                 _run_bounded(provider_shutdown, remaining, "provider-shutdown")
-            pipelines = MappingProxyType(self.stats())
+            pipelines = MappingProxyType(
+                {key: _settled(stats) for key, stats in self.stats().items()}
+            )
             lost = sum(stats.lost for stats in pipelines.values())
             evicted = sum(s.evicted for s in self.store.stats().values())
             self._report = ShutdownReport(
@@ -611,6 +614,20 @@ class FlextOtel:
             )
             _forget(self)
             return self._report
+
+
+def _settled(stats: PipelineStats) -> PipelineStats:
+    """``stats`` with items still unaccounted for at the deadline counted as ``shutdown``.
+
+    A pipeline cut off by the deadline may not have counted what it still held;
+    the report must never read as if those items had arrived.
+    """
+    pending = stats.accepted - stats.exported - stats.dropped_total
+    if pending <= 0:
+        return stats
+    dropped = dict(stats.dropped)
+    dropped["shutdown"] = dropped.get("shutdown", 0) + pending
+    return dataclasses.replace(stats, dropped=MappingProxyType(dropped))
 
 
 def _shutdown_in_child(otel: FlextOtel) -> None:

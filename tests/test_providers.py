@@ -301,3 +301,21 @@ def test_configure_installs_otel_globals_once() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0", "1"]
     assert "Overriding of current" not in result.stderr
+
+
+def test_report_counts_items_a_late_pipeline_still_held_as_lost() -> None:
+    """Items a pipeline neither exported nor dropped by the deadline are reported as lost."""
+    from flext_otel.store import PipelineStats
+
+    otel = FlextOtel(providers.resolve_options(environ={}, install_globals=False))
+    late = PipelineStats(accepted=10, exported=6, dropped={"queue_full": 1})
+    otel._components.append(
+        providers._Component(
+            "traces:late", lambda ms: True, lambda ms: True, "traces:late", lambda: late
+        )
+    )
+    report = otel.shutdown(timeout_millis=1_000)
+    settled = report.pipelines["traces:late"]
+    assert dict(settled.dropped) == {"queue_full": 1, "shutdown": 3}
+    assert report.lost == 4
+    assert str(report) == "4 items lost: traces:late queue_full=1, traces:late shutdown=3"
