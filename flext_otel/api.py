@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import threading
@@ -83,7 +84,7 @@ def _unexpected(what: str, exc: BaseException) -> FlextResult[Any]:
 class _Adapters:
     """The adapters bound to one :class:`FlextOtel` (its tracer, meter and logger)."""
 
-    __slots__ = ("alerts", "logs", "metrics", "otel", "traces")
+    __slots__ = ("alerts", "logs", "metrics", "otel", "scrub", "traces")
 
     def __init__(self, otel: FlextOtel) -> None:
         meter = otel.meter_provider.get_meter(SCOPE)
@@ -93,6 +94,8 @@ class _Adapters:
         self.traces = TraceAdapter(otel.tracer_provider.get_tracer(SCOPE))
         self.logs = LogAdapter(logger)
         self.alerts = AlertAdapter(logger, meter, otel.store)
+        # measurement attributes never pass a span/log scrubber: the guardrails scrub them here
+        self.scrub = otel.guardrails.scrub_attributes
 
 
 class FlextObservabilityMasterFactory:
@@ -156,7 +159,14 @@ class FlextObservabilityMasterFactory:
             built = flext_create_metric(name, value, unit=unit, tags=tags, metric_type=metric_type)
             if built.is_failure:
                 return built
-            failed = self._adapters().metrics.record_valid(built.value)  # type: ignore[arg-type]
+            adapters = self._adapters()
+            entity: FlextMetric = built.value  # type: ignore[assignment]
+            if entity.tags:
+                clean, scrubbed = adapters.scrub(entity.tags)
+                if scrubbed and clean is not None:
+                    entity = dataclasses.replace(entity, tags=clean)
+                    built = FlextResult.ok(entity)
+            failed = adapters.metrics.record_valid(entity)
             return built if failed is None else failed
         except Exception as exc:
             return _unexpected("metric", exc)

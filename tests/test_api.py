@@ -794,3 +794,14 @@ def test_alert_and_health_entities_round_trip_through_the_store(cap: Captured) -
     assert isinstance(check, FlextHealthCheck)
     assert cap.store.alerts(severity="emergency") == [entity]
     assert cap.store.health_checks() == [check]
+
+
+def test_metric_tags_with_secrets_are_scrubbed_before_recording(cap: Captured) -> None:
+    """A secret in a metric tag never reaches the instrument; innocent tags pass unchanged."""
+    result = api.metric("logins_total", 1, tags={"password": "hunter2", "region": "eu"})
+    assert result.unwrap().tags == {"password": "[REDACTED]", "region": "eu"}
+    (point,) = cap.metrics("logins_total")
+    assert dict(point.attributes) == {"password": "[REDACTED]", "region": "eu"}
+    assert "hunter2" not in repr(cap.metrics())
+    clean = api.metric("logins_total", 1, tags={"region": "us"}).unwrap()
+    assert clean.tags == {"region": "us"}
