@@ -3,8 +3,9 @@
 Absolute times on a shared machine drift from one second to the next, so every
 comparison runs both sides in the same process, alternating A/B then B/A over
 several rounds of N operations each, and reports the median nanoseconds per
-operation of each side and their ratio. Like ``timeit``, the garbage collector
-is paused while a batch runs and a full collection runs between batches.
+operation of each side and the median of the per-round ratios. Like ``timeit``,
+the garbage collector is paused while a batch runs and a full collection runs
+between batches.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ class Settings:
 
     @classmethod
     def for_mode(cls, quick: bool, rounds: int | None = None) -> Settings:
-        """Full runs: 7 rounds of ~0.15 s batches; quick runs: 3 rounds of ~0.01 s."""
+        """Full runs: 9 rounds of ~0.1 s batches; quick runs: 3 rounds of ~0.01 s."""
         if quick:
             return cls(rounds or 3, 0.01, 20, 2_000, True)
-        return cls(rounds or 7, 0.15, 200, 200_000, False)
+        return cls(rounds or 9, 0.1, 200, 200_000, False)
 
     def scaled(self, full: int, quick: int) -> int:
         """``full`` in a full run, ``quick`` in a quick one."""
@@ -77,8 +78,13 @@ class Comparison:
 
     @property
     def ratio(self) -> float:
-        """median(A) / median(B)."""
-        return self.a_ns / self.b_ns
+        """The median of the per-round A/B ratios.
+
+        Each round measures A and B back to back, so a burst of load from
+        elsewhere on the machine skews one round's ratio rather than one side's
+        median; the median of the paired ratios discards such rounds.
+        """
+        return statistics.median(self.round_ratios())
 
     def round_ratios(self) -> list[float]:
         """A/B of each round (both measured back to back)."""

@@ -9,6 +9,7 @@ is" (logfire ns / flext-otel ns).
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,7 @@ def _faster(subject: str, baseline: str, result: Comparison, target: Target | No
         value=result.a_ns,
         baseline=baseline,
         baseline_value=result.b_ns,
-        ratio=result.b_ns / result.a_ns,
+        ratio=statistics.median(rounds),
         target=target,
         spread=(min(rounds), max(rounds)),
         note=f"x faster; {len(rounds)} rounds x {result.ops:,} ops",

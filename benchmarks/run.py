@@ -125,9 +125,10 @@ def report(rows: list[Row], env: dict[str, str], command: str, seconds: float) -
             markdown_table(rows),
             "",
             "Each ratio compares two sides measured in the same process, interleaved "
-            "(A/B, then B/A) over several rounds; values are medians, the last column the "
-            "range of per-round ratios. Time ratios are flext-otel / baseline (lower is "
-            "better) except the peer rows, which say how many times faster flext-otel is. "
+            "(A/B, then B/A) over several rounds: times are the median ns/op of each side, "
+            "the ratio is the median of the per-round ratios and the last column their "
+            "range. Time ratios are flext-otel / baseline (lower is better) except the peer "
+            "rows, which say how many times faster flext-otel is. "
             "See benchmarks/README.md for what each case measures.",
             "",
         ]
