@@ -601,6 +601,8 @@ class Scrubber:
         No ``flext.scrubbed_keys`` entry is added (use it for metric attributes,
         where an extra attribute would create a new series).
         """
+        if self.clean_check(attributes) is not None:  # the common case: nothing to do
+            return attributes, ()
         outcome = _Outcome()
         new = self.scrub_mapping(attributes, outcome)
         return new, tuple(sorted(set(outcome.keys)))
