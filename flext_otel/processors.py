@@ -127,6 +127,15 @@ class StoreSpanProcessor(SpanProcessor):
         return True
 
 
+class CorrelatedStoreSpanProcessor(StoreSpanProcessor):
+    """:class:`StoreSpanProcessor` that also stamps the correlation ID at span start.
+
+    One processor instead of two saves the SDK a call per span start and end.
+    """
+
+    on_start = CorrelationSpanProcessor.on_start
+
+
 class CorrelationLogProcessor(LogRecordProcessor):
     """Adds ``flext.correlation_id`` to log records emitted inside a scope."""
 
@@ -196,6 +205,7 @@ class StoreLogProcessor(LogRecordProcessor):
 
 
 __all__ = [
+    "CorrelatedStoreSpanProcessor",
     "CorrelationLogProcessor",
     "CorrelationSpanProcessor",
     "LogTransform",

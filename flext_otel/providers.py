@@ -54,6 +54,7 @@ from flext_otel.exporters import (
 )
 from flext_otel.guardrails import Guardrails, guardrails_for
 from flext_otel.processors import (
+    CorrelatedStoreSpanProcessor,
     CorrelationLogProcessor,
     CorrelationSpanProcessor,
     StoreLogProcessor,
@@ -314,7 +315,9 @@ class FlextOtel:
             span_limits=_span_limits(opts),
             meter_provider=metrics_api.NoOpMeterProvider(),
         )
-        provider.add_span_processor(CorrelationSpanProcessor())
+        tail = guards.tail_processor()
+        if tail is not None:  # else the store processor stamps the correlation ID itself
+            provider.add_span_processor(CorrelationSpanProcessor())
         if guards.sampler_counters is not None:
             sampler_stats = guards.sampler_counters.snapshot
             self._components.append(
@@ -326,12 +329,12 @@ class FlextOtel:
                     sampler_stats,
                 )
             )
-        tail = guards.tail_processor()
         add = provider.add_span_processor if tail is None else tail.add_child
         if tail is not None:  # store and exporters see only the traces it keeps
             provider.add_span_processor(tail)
             self._add_component("traces:tail_sampler", tail, stats=tail.stats, stage=0)
-        store_processor = StoreSpanProcessor(self.store, self._span_transform(count=True))
+        store_class = StoreSpanProcessor if tail is not None else CorrelatedStoreSpanProcessor
+        store_processor = store_class(self.store, self._span_transform(count=True))
         add(store_processor)
         self._add_component("traces:store", store_processor, stats=store_processor.stats)
         for name in opts.traces_exporter:
