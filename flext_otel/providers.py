@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import _logs as logs_api
 from opentelemetry import metrics as metrics_api
@@ -60,13 +60,16 @@ from flext_otel.processors import (
     StoreLogProcessor,
     StoreSpanProcessor,
 )
+from flext_otel.proxies import (
+    PROXY_LOGGER_PROVIDER,
+    PROXY_METER_PROVIDER,
+    PROXY_TRACER_PROVIDER,
+    SWITCH,
+    ProxyLoggerProvider,
+    ProxyMeterProvider,
+    ProxyTracerProvider,
+)
 from flext_otel.store import DROP_REASONS, PipelineCounters, PipelineStats, TelemetryStore
-
-if TYPE_CHECKING:
-    from opentelemetry.context import Context
-    from opentelemetry.metrics import CallbackT
-    from opentelemetry.trace import Span
-    from opentelemetry.util.types import Attributes
 
 _logger = logging.getLogger("flext_otel")
 
@@ -642,7 +645,7 @@ def _shutdown_in_child(otel: FlextOtel) -> None:
 
 
 class _State:
-    """Which FlextOtel the proxies forward to, and a generation counter."""
+    """Which FlextOtel is current (for flext's API and the proxies), and a generation counter."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -659,7 +662,7 @@ class _State:
         if target is not self.current:
             self.current = target
             self.generation += 1
-            _rebind_observables()
+            SWITCH.changed()
 
 
 _state = _State()
@@ -676,6 +679,9 @@ def current() -> FlextOtel:
             _state.refresh()
         assert _state.current is not None
         return _state.current
+
+
+SWITCH.current = current
 
 
 def configured() -> FlextOtel | None:
@@ -767,290 +773,14 @@ def _install_globals() -> None:
         )
 
 
-class ProxyTracerProvider(trace_api.TracerProvider):
-    """Global tracer provider that forwards to the current :class:`FlextOtel`."""
-
-    def get_tracer(
-        self,
-        instrumenting_module_name: str,
-        instrumenting_library_version: str | None = None,
-        schema_url: str | None = None,
-        attributes: Attributes | None = None,
-    ) -> trace_api.Tracer:
-        """A tracer that follows reconfiguration and test captures."""
-        return _ProxyTracer(
-            instrumenting_module_name, instrumenting_library_version, schema_url, attributes
-        )
-
-
-class _ProxyTracer(trace_api.Tracer):
-    __slots__ = ("_args", "_generation", "_tracer")
-
-    def __init__(self, *args: Any) -> None:
-        self._args = args
-        self._generation = -1
-        self._tracer: trace_api.Tracer = trace_api.NoOpTracer()
-
-    def _real(self) -> trace_api.Tracer:
-        if self._generation != _state.generation:
-            otel = current()
-            self._tracer = otel.tracer_provider.get_tracer(*self._args)
-            self._generation = _state.generation
-        return self._tracer
-
-    def start_span(self, *args: Any, **kwargs: Any) -> Span:
-        return self._real().start_span(*args, **kwargs)
-
-    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
-        return self._real().start_as_current_span(*args, **kwargs)
-
-
-PROXY_TRACER_PROVIDER = ProxyTracerProvider()
-
-
-class ProxyLoggerProvider(logs_api.LoggerProvider):
-    """Global logger provider that forwards to the current :class:`FlextOtel`."""
-
-    def get_logger(
-        self,
-        name: str,
-        version: str | None = None,
-        schema_url: str | None = None,
-        attributes: Attributes | None = None,
-    ) -> logs_api.Logger:
-        """A logger that follows reconfiguration and test captures."""
-        return _ProxyLogger(name, version, schema_url, attributes)
-
-
-class _ProxyLogger(logs_api.Logger):
-    def __init__(
-        self, name: str, version: str | None, schema_url: str | None, attributes: Attributes | None
-    ) -> None:
-        super().__init__(name, version, schema_url, attributes)
-        self._args = (name, version, schema_url, attributes)
-        self._generation = -1
-        self._logger: logs_api.Logger = logs_api.NoOpLogger(name)
-
-    def _real(self) -> logs_api.Logger:
-        if self._generation != _state.generation:
-            self._logger = current().logger_provider.get_logger(*self._args)
-            self._generation = _state.generation
-        return self._logger
-
-    def emit(self, record: Any = None, **kwargs: Any) -> None:
-        self._real().emit(record, **kwargs)
-
-    def enabled(self, **kwargs: Any) -> bool:
-        return self._real().enabled(**kwargs)
-
-
-PROXY_LOGGER_PROVIDER = ProxyLoggerProvider()
-
-
-class ProxyMeterProvider(metrics_api.MeterProvider):
-    """Global meter provider that forwards to the current :class:`FlextOtel`."""
-
-    def get_meter(
-        self,
-        name: str,
-        version: str | None = None,
-        schema_url: str | None = None,
-        attributes: Attributes | None = None,
-    ) -> metrics_api.Meter:
-        """A meter whose instruments follow reconfiguration and test captures."""
-        return _ProxyMeter(name, version, schema_url, attributes)
-
-
-class _ProxyInstrument:
-    """Resolves the real instrument on the current meter provider, per generation."""
-
-    def __init__(
-        self, meter: _ProxyMeter, factory: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> None:
-        self._meter = meter
-        self._factory = factory
-        self._args = args
-        self._kwargs = kwargs
-        self._generation = -1
-        self._real: Any = None
-
-    def _instrument(self) -> Any:
-        if self._generation != _state.generation:
-            meter = self._meter.real()
-            self._real = getattr(meter, self._factory)(*self._args, **self._kwargs)
-            self._generation = _state.generation
-        return self._real
-
-
-class _ProxyCounter(_ProxyInstrument, metrics_api.Counter):
-    def add(
-        self, amount: int | float, attributes: Attributes = None, context: Context | None = None
-    ) -> None:
-        self._instrument().add(amount, attributes, context)
-
-
-class _ProxyUpDownCounter(_ProxyInstrument, metrics_api.UpDownCounter):
-    def add(
-        self, amount: int | float, attributes: Attributes = None, context: Context | None = None
-    ) -> None:
-        self._instrument().add(amount, attributes, context)
-
-
-class _ProxyHistogram(_ProxyInstrument, metrics_api.Histogram):
-    def record(
-        self, amount: int | float, attributes: Attributes = None, context: Context | None = None
-    ) -> None:
-        self._instrument().record(amount, attributes, context)
-
-
-class _ProxyGauge(_ProxyInstrument):
-    def set(
-        self, amount: int | float, attributes: Attributes = None, context: Context | None = None
-    ) -> None:
-        self._instrument().set(amount, attributes, context)
-
-
-# Strong references: like the SDK's meters, the proxies keep observables alive
-# (callers rarely hold on to an observable instrument).
-_OBSERVABLES: list[_ProxyObservable] = []
-
-
-class _ProxyObservable(_ProxyInstrument):
-    """Observable instruments are re-created on every new current pipeline."""
-
-    def bind(self) -> None:
-        try:
-            self._instrument()
-        except Exception:  # a pipeline without metrics: nothing to observe
-            _logger.debug("binding observable %s failed", self._args, exc_info=True)
-
-
-class _ProxyObservableCounter(_ProxyObservable, metrics_api.ObservableCounter):
-    pass
-
-
-class _ProxyObservableUpDownCounter(_ProxyObservable, metrics_api.ObservableUpDownCounter):
-    pass
-
-
-class _ProxyObservableGauge(_ProxyObservable, metrics_api.ObservableGauge):
-    pass
-
-
-def _rebind_observables() -> None:
-    for observable in tuple(_OBSERVABLES):
-        observable.bind()
-
-
-class _ProxyMeter(metrics_api.Meter):
-    def __init__(
-        self, name: str, version: str | None, schema_url: str | None, attributes: Attributes | None
-    ) -> None:
-        super().__init__(name, version, schema_url)
-        self._meter_args = (name, version, schema_url, attributes)
-        self._generation = -1
-        self._meter: metrics_api.Meter = metrics_api.NoOpMeter(name)
-
-    def real(self) -> metrics_api.Meter:
-        if self._generation != _state.generation:
-            self._meter = current().meter_provider.get_meter(*self._meter_args)
-            self._generation = _state.generation
-        return self._meter
-
-    def _sync(
-        self,
-        cls: type[_ProxyInstrument],
-        factory: str,
-        name: str,
-        unit: str,
-        description: str,
-        **kwargs: Any,
-    ) -> Any:
-        return cls(self, factory, (name, unit, description), kwargs)
-
-    def _observable(
-        self,
-        cls: type[_ProxyObservable],
-        factory: str,
-        name: str,
-        callbacks: Sequence[CallbackT] | None,
-        unit: str,
-        description: str,
-    ) -> Any:
-        proxy = cls(self, factory, (name, callbacks, unit, description), {})
-        with _state.lock:
-            _OBSERVABLES.append(proxy)
-        proxy.bind()
-        return proxy
-
-    def create_counter(self, name: str, unit: str = "", description: str = "") -> Any:
-        return self._sync(_ProxyCounter, "create_counter", name, unit, description)
-
-    def create_up_down_counter(self, name: str, unit: str = "", description: str = "") -> Any:
-        return self._sync(_ProxyUpDownCounter, "create_up_down_counter", name, unit, description)
-
-    def create_histogram(
-        self,
-        name: str,
-        unit: str = "",
-        description: str = "",
-        *,
-        explicit_bucket_boundaries_advisory: Sequence[float] | None = None,
-    ) -> Any:
-        kwargs: dict[str, Any] = {}
-        if explicit_bucket_boundaries_advisory is not None:
-            kwargs["explicit_bucket_boundaries_advisory"] = explicit_bucket_boundaries_advisory
-        return self._sync(_ProxyHistogram, "create_histogram", name, unit, description, **kwargs)
-
-    def create_gauge(self, name: str, unit: str = "", description: str = "") -> Any:
-        return self._sync(_ProxyGauge, "create_gauge", name, unit, description)
-
-    def create_observable_counter(
-        self,
-        name: str,
-        callbacks: Sequence[CallbackT] | None = None,
-        unit: str = "",
-        description: str = "",
-    ) -> Any:
-        return self._observable(
-            _ProxyObservableCounter, "create_observable_counter", name, callbacks, unit, description
-        )
-
-    def create_observable_up_down_counter(
-        self,
-        name: str,
-        callbacks: Sequence[CallbackT] | None = None,
-        unit: str = "",
-        description: str = "",
-    ) -> Any:
-        return self._observable(
-            _ProxyObservableUpDownCounter,
-            "create_observable_up_down_counter",
-            name,
-            callbacks,
-            unit,
-            description,
-        )
-
-    def create_observable_gauge(
-        self,
-        name: str,
-        callbacks: Sequence[CallbackT] | None = None,
-        unit: str = "",
-        description: str = "",
-    ) -> Any:
-        return self._observable(
-            _ProxyObservableGauge, "create_observable_gauge", name, callbacks, unit, description
-        )
-
-
-PROXY_METER_PROVIDER = ProxyMeterProvider()
-
 __all__ = [
     "PROXY_LOGGER_PROVIDER",
     "PROXY_METER_PROVIDER",
     "PROXY_TRACER_PROVIDER",
     "FlextOtel",
+    "ProxyLoggerProvider",
+    "ProxyMeterProvider",
+    "ProxyTracerProvider",
     "ShutdownReport",
     "build_resource",
     "build_sampler",

@@ -26,6 +26,7 @@ LAYERS = [
     "decorators",
     "logs",
     "providers",
+    "proxies",
     "guardrails",
     "batch",
     "processors",
