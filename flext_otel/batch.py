@@ -66,8 +66,6 @@ from collections.abc import Callable, Sequence
 from copy import copy
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from opentelemetry.attributes import BoundedAttributes
-
 # _SUPPRESS_INSTRUMENTATION_KEY is the SDK's own "do not instrument the exporter's
 # network calls" key; without it an instrumented HTTP client would trace every
 # export and feed the pipeline with its own spans.
@@ -84,11 +82,9 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.sdk.util import BoundedList
-from opentelemetry.trace import SpanContext, TraceFlags, TraceState
-from opentelemetry.util.types import Attributes
 
 from flext_otel.processors import LogTransform, SpanTransform, _OnceLogger
+from flext_otel.spanpack import Packed, pack_span, unpack_span
 from flext_otel.store import PipelineCounters, PipelineStats
 
 if TYPE_CHECKING:
@@ -102,7 +98,6 @@ T = TypeVar("T")
 _INF = float("inf")
 _EMPTY_RESOURCE = Resource.get_empty()
 _EMPTY_CONTEXT = Context()
-_EMPTY_TRACE_STATE = TraceState()
 _DEFAULT_TIMEOUT_S = 30.0
 _SHUTDOWN_SLACK_S = 0.25
 """Extra time granted past a deadline for threads that were told to stop."""
@@ -638,112 +633,6 @@ class _BatchCore(Generic[T]):
             self._exporter = None  # built on first export, in the child
 
 
-_Packed = tuple[Any, ...]
-"""A finished span reduced to plain values plus references to shared objects."""
-
-
-def _pack_context(ctx: SpanContext) -> tuple[Any, ...]:
-    state = ctx.trace_state
-    return (
-        ctx.trace_id,
-        ctx.span_id,
-        ctx.is_remote,
-        int(ctx.trace_flags),
-        tuple(state.items()) if state else None,
-    )
-
-
-def _unpack_context(packed: tuple[Any, ...]) -> SpanContext:
-    trace_id, span_id, is_remote, flags, state = packed
-    return SpanContext(
-        trace_id,
-        span_id,
-        is_remote,
-        TraceFlags(flags),
-        TraceState(list(state)) if state else _EMPTY_TRACE_STATE,
-    )
-
-
-def _pack_span(span: ReadableSpan) -> _Packed:
-    """Capture everything a :class:`ReadableSpan` is made of, GC-cheaply.
-
-    A finished SDK span is a dozen garbage-collected objects; this tuple keeps
-    its IDs as plain ints and refers to the span's (immutable) attribute mapping,
-    events and links and to the shared resource, scope, kind and status. A full
-    queue then costs the collector about a third of what queued spans would.
-    """
-    context = span.context
-    parent = span.parent
-    return (
-        span.name,
-        None if context is None else _pack_context(context),
-        None if parent is None else _pack_context(parent),
-        span.kind,
-        span.status,
-        span.start_time,
-        span.end_time,
-        span.attributes,
-        span.dropped_attributes,
-        span.events,
-        span.dropped_events,
-        span.links,
-        span.dropped_links,
-        span.resource,
-        span.instrumentation_scope,
-    )
-
-
-def _unpack_span(packed: _Packed) -> ReadableSpan:
-    """Rebuild an equivalent :class:`ReadableSpan` (dropped counts included)."""
-    (
-        name,
-        context,
-        parent,
-        kind,
-        status,
-        start_time,
-        end_time,
-        attributes,
-        dropped_attributes,
-        events,
-        dropped_events,
-        links,
-        dropped_links,
-        resource,
-        scope,
-    ) = packed
-    if dropped_attributes:
-        attributes = _with_dropped_attributes(attributes, dropped_attributes)
-    return ReadableSpan(
-        name,
-        context=None if context is None else _unpack_context(context),
-        parent=None if parent is None else _unpack_context(parent),
-        resource=resource,
-        attributes=attributes,
-        events=_with_dropped(events, dropped_events),
-        links=_with_dropped(links, dropped_links),
-        kind=kind,
-        status=status,
-        start_time=start_time,
-        end_time=end_time,
-        instrumentation_scope=scope,
-    )
-
-
-def _with_dropped_attributes(attributes: Attributes, dropped: int) -> Attributes:
-    bounded = BoundedAttributes(attributes=attributes, immutable=True)
-    bounded.dropped = dropped
-    return bounded
-
-
-def _with_dropped(items: Sequence[Any], dropped: int) -> Sequence[Any]:
-    if not dropped:
-        return items
-    bounded = BoundedList.from_seq(None, items)
-    bounded.dropped = dropped
-    return bounded
-
-
 class _BatchLifecycle:
     """``force_flush``, ``shutdown``, ``stats`` and ``queue_depth`` of both processors."""
 
@@ -810,12 +699,12 @@ class BatchSpanExportProcessor(_BatchLifecycle, SpanProcessor):
         )
         self._offer = self._core.offer
 
-    def _prepare(self, packed: list[_Packed]) -> tuple[list[Any], int]:
+    def _prepare(self, packed: list[Packed]) -> tuple[list[Any], int]:
         transform = self._transform
         kept: list[Any] = []
         for item in packed:
             try:
-                span: ReadableSpan | None = _unpack_span(item)
+                span: ReadableSpan | None = unpack_span(item)
                 if transform is not None and span is not None:
                     span = transform(span)
             except Exception as exc:
@@ -834,7 +723,7 @@ class BatchSpanExportProcessor(_BatchLifecycle, SpanProcessor):
             context = span.context
             if context is None or not context.trace_flags.sampled:
                 return
-            packed = _pack_span(span)
+            packed = pack_span(span)
         except Exception as exc:  # never raise into span end
             self._core.reject("invalid")
             self._once.failure(exc)

@@ -29,6 +29,7 @@ LAYERS = [
     "proxies",
     "guardrails",
     "batch",
+    "spanpack",
     "processors",
     "exporters",
     "adapters",
