@@ -28,6 +28,8 @@ LAYERS = [
     "providers",
     "proxies",
     "guardrails",
+    "scrubbing",
+    "sampling",
     "batch",
     "spanpack",
     "processors",
