@@ -4,7 +4,9 @@ A finished SDK span is a dozen garbage-collected objects; a queue of 20,000 of
 them makes the collector pause the application. :func:`pack_span` keeps the IDs
 as plain ints and refers to the span's immutable parts (attributes, events,
 links, resource, scope, status); :func:`unpack_span` rebuilds an equivalent
-``ReadableSpan`` (dropped counts included) on the export worker.
+``ReadableSpan`` (dropped counts included) on the export worker, with text that
+UTF-8 cannot encode (lone surrogates) replaced so one bad string cannot fail a
+whole export batch.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util import BoundedList
-from opentelemetry.trace import SpanContext, TraceFlags, TraceState
+from opentelemetry.trace import SpanContext, Status, TraceFlags, TraceState
 from opentelemetry.util.types import Attributes
 
 _EMPTY_TRACE_STATE = TraceState()
@@ -94,6 +96,13 @@ def unpack_span(packed: Packed) -> ReadableSpan:
         resource,
         scope,
     ) = packed
+    if not isinstance(name, str) or not name.isascii():
+        name = encodable(name)
+    if status.description is not None and not status.description.isascii():
+        status = Status(status.status_code, encodable(status.description))
+    attributes = encodable_attributes(attributes)
+    if events:
+        events = [_encodable_event(event) for event in events]
     if dropped_attributes:
         attributes = _with_dropped_attributes(attributes, dropped_attributes)
     return ReadableSpan(
@@ -112,6 +121,49 @@ def unpack_span(packed: Packed) -> ReadableSpan:
     )
 
 
+def encodable(text: object) -> str:
+    """``text`` as a string UTF-8 can encode: lone surrogates become ``?``.
+
+    One unencodable string would otherwise fail the encoding of a whole export
+    batch (and lose every innocent item in it).
+    """
+    if not isinstance(text, str):
+        text = str(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _encodable_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if value.isascii() else encodable(value)
+    if isinstance(value, (tuple, list)) and any(isinstance(v, str) for v in value):
+        return tuple(_encodable_value(v) for v in value)
+    return value
+
+
+def encodable_attributes(attributes: Attributes) -> Attributes:
+    """``attributes`` unchanged when every key and string value encodes, else a fixed copy."""
+    if not attributes:
+        return attributes
+    for key, value in attributes.items():
+        if not key.isascii() or _encodable_value(value) is not value:
+            break
+    else:
+        return attributes
+    return {encodable(k): _encodable_value(v) for k, v in attributes.items()}
+
+
+def _encodable_event(event: Event) -> Event:
+    name = event.name if event.name.isascii() else encodable(event.name)
+    attributes = encodable_attributes(event.attributes)
+    if name is event.name and attributes is event.attributes:
+        return event
+    return Event(name, attributes, event.timestamp)
+
+
 def _with_dropped_attributes(attributes: Attributes, dropped: int) -> Attributes:
     bounded = BoundedAttributes(attributes=attributes, immutable=True)
     bounded.dropped = dropped
@@ -126,4 +178,4 @@ def _with_dropped(items: Sequence[Any], dropped: int) -> Sequence[Any]:
     return bounded
 
 
-__all__ = ["Packed", "pack_span", "unpack_span"]
+__all__ = ["Packed", "encodable", "encodable_attributes", "pack_span", "unpack_span"]
