@@ -31,7 +31,7 @@ import threading
 import weakref
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flext_otel import providers
 from flext_otel.adapters import AlertAdapter, LogAdapter, MetricAdapter, TraceAdapter
@@ -96,6 +96,32 @@ class _Adapters:
         self.alerts = AlertAdapter(logger, meter, otel.store)
         # measurement attributes never pass a span/log scrubber: the guardrails scrub them here
         self.scrub = otel.guardrails.scrub_attributes
+
+
+_E = TypeVar("_E", FlextAlert, FlextHealthCheck)
+
+
+def _scrubbed(
+    entity: _E | None, otel: FlextOtel | None, texts: tuple[str, ...], mapping: str
+) -> _E:
+    """``entity`` with secrets in its free text and attributes redacted by ``otel``'s
+    guardrails (alerts and health results are kept in the store and served on
+    ``/health``, so they pass the same scrubbing as spans and logs)."""
+    assert entity is not None
+    if otel is None:
+        return entity
+    guards = otel.guardrails
+    changes: dict[str, Any] = {}
+    for name in texts:
+        text = getattr(entity, name)
+        clean = guards.scrub_text(text)
+        if clean is not text:
+            changes[name] = clean
+    attributes = getattr(entity, mapping)
+    clean_attributes, keys = guards.scrub_attributes(attributes)
+    if keys:
+        changes[mapping] = clean_attributes
+    return dataclasses.replace(entity, **changes) if changes else entity
 
 
 class FlextObservabilityMasterFactory:
@@ -201,7 +227,9 @@ class FlextObservabilityMasterFactory:
             built = flext_create_alert(title, message, severity, status=status, tags=tags)
             if built.is_failure:
                 return built
-            return self._adapters().alerts.record(built.value)  # type: ignore[arg-type]
+            adapters = self._adapters()
+            alert = _scrubbed(built.value, adapters.otel(), ("title", "message"), "tags")
+            return adapters.alerts.record(alert)
         except Exception as exc:
             return _unexpected("alert", exc)
 
@@ -250,7 +278,9 @@ class FlextObservabilityMasterFactory:
             built = flext_create_health_check(component, status, message=message, details=details)
             if built.is_failure:
                 return built
-            result: FlextResult[FlextHealthCheck] = self.otel.health_adapter.record(built.value)
+            otel = self.otel
+            check = _scrubbed(built.value, otel, ("message",), "details")
+            result: FlextResult[FlextHealthCheck] = otel.health_adapter.record(check)
             return result
         except Exception as exc:
             return _unexpected("health check", exc)

@@ -33,11 +33,9 @@ and rejected when too long.
 
 from __future__ import annotations
 
-import itertools
 import math
-import os
+import random
 import re
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
@@ -352,35 +350,16 @@ def _set(entity: object, **values: object) -> None:
         object.__setattr__(entity, name, value)
 
 
-# Entity IDs: 32 lowercase hex characters laid out like a uuid4 (version nibble 4,
-# RFC 4122 variant), made of 60 random bits drawn once per process (again in a
-# forked child) and a 62-bit counter, so they are unique without the ~1.7 us of
-# uuid.uuid4() per entity.
-_ID_VARIANT = 0x8000_0000_0000_0000
-_ids = itertools.count(_ID_VARIANT)
-
-
-def _id_prefix() -> str:
-    bits = secrets.randbits(60)
-    return f"{bits >> 12:012x}4{bits & 0xFFF:03x}"
-
-
-_ID_PREFIX = _id_prefix()
-
-
-def _reseed_ids() -> None:
-    """A forked child draws its own prefix, so its IDs never repeat the parent's."""
-    global _ID_PREFIX, _ids
-    _ID_PREFIX = _id_prefix()
-    _ids = itertools.count(_ID_VARIANT)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reseed_ids)
+# Entity IDs: random uuid4 values as 32 lowercase hex characters (version nibble 4,
+# RFC 4122 variant), drawn from the module PRNG as the OTel SDK draws its trace IDs
+# (Python reseeds it in a forked child): ~0.25 us instead of uuid.uuid4()'s ~1.7 us.
+_ID_KEEP = ~((0xF << 76) | (0xC << 60))
+_ID_SET = (0x4 << 76) | (0x8 << 60)
+_randbits = random.getrandbits
 
 
 def _new_id() -> str:
-    return _ID_PREFIX + next(_ids).to_bytes(8, "big").hex()
+    return "%032x" % ((_randbits(128) & _ID_KEEP) | _ID_SET)
 
 
 _UTC = timezone.utc

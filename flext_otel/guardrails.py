@@ -249,6 +249,16 @@ class Guardrails:
             self.counters.add("scrubbed_values", len(keys))
         return new, keys
 
+    def scrub_text(self, text: str) -> str:
+        """Free text with secret-looking parts replaced (the same object when clean)."""
+        if self.scrubber is None or not text:
+            return text
+        clean = self.scrubber.scrub_text(text)
+        if clean is not text:
+            self.counters.add("scrubbed_items")
+            self.counters.add("scrubbed_values")
+        return clean
+
     def stats(self) -> dict[str, Any]:
         """Counts for ``FlextOtel.health()``: scrubbing, truncation, sampling, overflow."""
         result: dict[str, Any] = dict(self.counters.snapshot())

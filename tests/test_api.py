@@ -805,3 +805,27 @@ def test_metric_tags_with_secrets_are_scrubbed_before_recording(cap: Captured) -
     assert "hunter2" not in repr(cap.metrics())
     clean = api.metric("logins_total", 1, tags={"region": "us"}).unwrap()
     assert clean.tags == {"region": "us"}
+
+
+def test_alert_and_health_secrets_never_reach_store_or_health(cap: Captured) -> None:
+    """Secrets in alert text/tags and health messages/details are redacted before they are
+    kept in the store, the health registry and /health."""
+    api.alert("disk", "password=S3cr3t", "high", tags={"api_key": "S3cr3t", "host": "db1"})
+    api.health_check("db", "unhealthy", message="token=S3cr3t", details={"password": "S3cr3t"})
+    stored = cap.store.alerts()[0]
+    assert stored.message == "password=[REDACTED]"
+    assert dict(stored.tags) == {"api_key": "[REDACTED]", "host": "db1"}
+    check = cap.store.health_checks()[0]
+    assert check.message == "token=[REDACTED]"
+    assert dict(check.details) == {"password": "[REDACTED]"}
+    assert "S3cr3t" not in repr(cap.otel.health())
+    assert "S3cr3t" not in repr(api.health_status().unwrap())
+
+
+def test_entity_ids_are_random_uuid4_hex() -> None:
+    """Entity IDs are 32 hex characters of distinct random uuid4 values."""
+    import uuid
+
+    ids = [api.flext_create_metric("x_total", 1).unwrap().id for _ in range(1_000)]
+    assert len(set(ids)) == 1_000
+    assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).hex == i for i in ids)
