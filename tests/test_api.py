@@ -819,7 +819,7 @@ def test_alert_and_health_secrets_never_reach_store_or_health(cap: Captured) -> 
     assert check.message == "token=[REDACTED]"
     assert dict(check.details) == {"password": "[REDACTED]"}
     assert "S3cr3t" not in repr(cap.otel.health())
-    assert "S3cr3t" not in repr(api.health_status().unwrap())
+    assert "S3cr3t" not in repr(api.get_global_factory().health_status().unwrap())
 
 
 def test_entity_ids_are_random_uuid4_hex() -> None:
