@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -664,6 +664,41 @@ def _severity_threshold(min_level: object) -> int:
 # -- pipeline loss accounting ----------------------------------------------
 
 
+class DropCounts(Mapping[str, int]):
+    """Dropped items by reason: read-only; every known reason reads as 0 until it happens.
+
+    Iteration, ``len`` and equality cover the reasons that occurred, so
+    ``stats.dropped == {}`` means nothing was dropped, while
+    ``stats.dropped["queue_full"]`` is always a number.
+
+    >>> counts = DropCounts({"shutdown": 2})
+    >>> counts["queue_full"], dict(counts), counts == {"shutdown": 2}
+    (0, {'shutdown': 2}, True)
+    """
+
+    __slots__ = ("_counts",)
+
+    def __init__(self, counts: Mapping[str, int] | None = None) -> None:
+        self._counts = {k: v for k, v in (counts or {}).items() if v}
+
+    def __getitem__(self, reason: str) -> int:
+        count = self._counts.get(reason)
+        if count is not None:
+            return count
+        if reason in DROP_REASONS:
+            return 0
+        raise KeyError(reason)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._counts)
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def __repr__(self) -> str:
+        return repr(self._counts)
+
+
 @dataclass(frozen=True, slots=True)
 class PipelineStats:
     """A snapshot of one pipeline (``"<signal>:<exporter>"``): items accepted,
@@ -676,6 +711,10 @@ class PipelineStats:
     last_export_ok: bool | None = None
     last_error: str | None = None
     last_export_time_ns: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dropped, DropCounts):
+            object.__setattr__(self, "dropped", DropCounts(self.dropped))
 
     @property
     def dropped_total(self) -> int:

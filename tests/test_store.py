@@ -254,3 +254,16 @@ def test_store_processor_never_raises_and_counts() -> None:
     with tracer.start_as_current_span("late"):
         pass
     assert processor.stats().dropped["shutdown"] == 1
+
+
+def test_pipeline_stats_read_every_known_reason_as_zero() -> None:
+    """dropped[reason] is 0 for any known reason that has not happened; equality and
+    iteration cover only the reasons that occurred."""
+    from flext_otel.store import DROP_REASONS, PipelineStats
+
+    stats = PipelineStats(accepted=3, exported=2, dropped={"queue_full": 1, "invalid": 0})
+    assert [stats.dropped[reason] for reason in DROP_REASONS] == [1, 0, 0, 0, 0]
+    assert stats.dropped == {"queue_full": 1}
+    assert dict(stats.dropped) == {"queue_full": 1}
+    with pytest.raises(KeyError):
+        stats.dropped["no-such-reason"]
