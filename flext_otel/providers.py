@@ -618,7 +618,8 @@ class FlextOtel:
             self._report = ShutdownReport(
                 lost, lost == 0 and not timed_out, pipelines, tuple(timed_out), evicted
             )
-            _forget(self)
+            # it stays current (until configure() is called again), so telemetry that
+            # arrives after shutdown is dropped and counted, never rerouted silently
             return self._report
 
 
@@ -720,15 +721,6 @@ def configure(**options: Any) -> FlextOtel:
     if old is not None and not old.is_shutdown:
         old.shutdown()
     return otel
-
-
-def _forget(otel: FlextOtel) -> None:
-    with _state.lock:
-        if _state.configured is otel:
-            _state.configured = None
-        if _state.default is otel:
-            _state.default = None
-        _state.refresh()
 
 
 def _shutdown_at_exit() -> None:

@@ -319,3 +319,18 @@ def test_report_counts_items_a_late_pipeline_still_held_as_lost() -> None:
     assert dict(settled.dropped) == {"queue_full": 1, "shutdown": 3}
     assert report.lost == 4
     assert str(report) == "4 items lost: traces:late queue_full=1, traces:late shutdown=3"
+
+
+def test_telemetry_after_shutdown_is_counted_not_rerouted() -> None:
+    """After shutdown the pipeline stays current: a span through the proxies is dropped and
+    counted as shutdown, not silently recorded somewhere else."""
+    tracer = PROXY_TRACER_PROVIDER.get_tracer("late")
+    otel = configure(service_name="ends", install_globals=False)
+    otel.shutdown(timeout_millis=2_000)
+    assert current() is otel
+    with tracer.start_as_current_span("late"):
+        pass
+    assert otel.stats()["traces:store"].dropped == {"shutdown": 1}
+    fresh = configure(service_name="ends", install_globals=False)
+    assert fresh is not otel
+    assert current() is fresh
