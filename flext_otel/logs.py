@@ -73,7 +73,6 @@ _SEVERITY_BANDS = (
     (logging.INFO, SeverityNumber.INFO),
     (logging.DEBUG, SeverityNumber.DEBUG),
 )
-_SEVERITY_TEXT = {"WARNING": "WARN", "CRITICAL": "FATAL"}
 
 
 def otel_severity(levelno: int) -> SeverityNumber:
@@ -329,7 +328,7 @@ class FlextLoggingHandler(logging.Handler):
             observed_timestamp=time.time_ns(),
             context=otel_context.get_current() if context is None else context,
             severity_number=otel_severity(levelno if isinstance(levelno, int) else 0),
-            severity_text=_SEVERITY_TEXT.get(record.levelname, record.levelname),
+            severity_text=record.levelname,  # the source's own level name, as OTel's handler
             body=_clean_str(body),
             attributes=self._attributes(record),
         )

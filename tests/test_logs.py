@@ -101,9 +101,9 @@ class ListHandler(logging.Handler):
     [
         (logging.DEBUG, SeverityNumber.DEBUG, "DEBUG"),
         (logging.INFO, SeverityNumber.INFO, "INFO"),
-        (logging.WARNING, SeverityNumber.WARN, "WARN"),
+        (logging.WARNING, SeverityNumber.WARN, "WARNING"),
         (logging.ERROR, SeverityNumber.ERROR, "ERROR"),
-        (logging.CRITICAL, SeverityNumber.FATAL, "FATAL"),
+        (logging.CRITICAL, SeverityNumber.FATAL, "CRITICAL"),
     ],
 )
 def test_handler_maps_severity(
