@@ -48,7 +48,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from flext_otel import liveview
 from flext_otel.exporters import prometheus_available
-from flext_otel.providers import FlextOtel, configured, current
+from flext_otel.providers import FlextOtel, chosen, current
 
 _logger = logging.getLogger("flext_otel.http")
 
@@ -257,7 +257,7 @@ def health_route(request: RequestInfo) -> Response:
 
 def ready_route(request: RequestInfo) -> Response:
     """``GET /ready``: 200 once configured and not shut down, else 503."""
-    otel = request.otel if request.pinned else configured()
+    otel = request.otel if request.pinned else chosen()
     if otel is None:
         return _json(503, {"ready": False, "reason": "not configured"})
     if otel.is_shutdown:
@@ -567,6 +567,10 @@ def serve_http(
     """
     if token is not None and not token:
         raise ValueError("token must not be empty (pass None for no token)")
+    if not isinstance(host, str) or not host:
+        raise TypeError(f"host must be a non-empty string, not {host!r}")
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise TypeError(f"port must be an int, not {type(port).__name__}")
     if not 0 <= port <= 65_535:
         raise ValueError(f"port must be in 0..65535, not {port}")
     if connection_timeout <= 0:

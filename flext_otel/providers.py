@@ -690,6 +690,13 @@ def configured() -> FlextOtel | None:
     return _state.configured
 
 
+def chosen() -> FlextOtel | None:
+    """The pipeline someone chose: a test capture (or ``use()`` block), else the
+    configured one; ``None`` while only the embedded default exists."""
+    overrides = _state.overrides
+    return overrides[-1] if overrides else _state.configured
+
+
 def configure(**options: Any) -> FlextOtel:
     """Install tracer, meter and logger providers once, at startup; returns the handle.
 
@@ -776,6 +783,7 @@ __all__ = [
     "ShutdownReport",
     "build_resource",
     "build_sampler",
+    "chosen",
     "configure",
     "configured",
     "current",

@@ -264,13 +264,37 @@ def test_ready_is_200_until_shutdown_then_503(cap: Captured, server: HttpServerH
 
 
 def test_ready_follows_configure_when_not_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without a pipeline argument /ready is 503 until configure() and 200 after."""
+    """Without a pipeline argument /ready is 503 until a pipeline is chosen and 200 after."""
     with capture() as configured_one, serve_http(port=0) as handle:
-        monkeypatch.setattr(flext_http, "configured", lambda: None)
+        monkeypatch.setattr(flext_http, "chosen", lambda: None)
         status, _, body = call(handle, "/ready")
         assert (status, json.loads(body)["reason"]) == (503, "not configured")
-        monkeypatch.setattr(flext_http, "configured", lambda: configured_one.otel)
+        monkeypatch.setattr(flext_http, "chosen", lambda: configured_one.otel)
         assert call(handle, "/ready")[0] == 200
+
+
+def test_ready_agrees_with_the_other_routes_under_capture() -> None:
+    """An unpinned server inside capture() is ready, like /metrics and /health serve it."""
+    with capture(), serve_http(port=0) as handle:
+        assert call(handle, "/ready")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"port": "abc"}, TypeError),
+        ({"port": True}, TypeError),
+        ({"port": 70_000}, ValueError),
+        ({"host": 5}, TypeError),
+        ({"host": ""}, TypeError),
+    ],
+)
+def test_serve_http_rejects_bad_arguments_by_name(
+    kwargs: dict[str, object], error: type[Exception]
+) -> None:
+    """Bad host/port arguments raise an error that names the argument."""
+    with pytest.raises(error, match=next(iter(kwargs))):
+        serve_http(**kwargs)  # type: ignore[arg-type]
 
 
 def test_unpinned_server_follows_the_current_pipeline() -> None:
