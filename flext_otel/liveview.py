@@ -17,15 +17,16 @@ route                       answer
 ``/api/health``             health, components, pipeline counters, store buffers
 ==========================  ==================================================
 
-List routes take ``limit`` (default 100, 1 to 1,000) and ``before``: either a
-time in nanoseconds since the epoch (only older items are listed: traces that
-started, log records emitted, strictly before it) or the opaque ``next_before``
-of the previous page (``null`` on the last page). Filters: ``name`` (a trace
-with a span whose name contains it, ignoring case), ``status`` (``error``: any
-span of the trace failed; ``ok``: none did) and ``correlation_id`` on traces;
-``min_level`` (a level name or a severity number 0-24), ``q`` (text in the
-body, ignoring case), ``trace_id`` and ``correlation_id`` on logs. An empty
-parameter counts as absent; unknown parameters are ignored.
+List routes take ``limit`` (default 100, at most 1,000: larger values are
+capped) and ``before``: either a time in nanoseconds since the epoch (only older
+items are listed: traces that started, log records emitted, strictly before it)
+or the opaque ``next_before`` of the previous page (``null`` on the last page).
+Filters: ``name`` (a trace with a span whose name contains it, ignoring case),
+``status`` (``error``: any span of the trace failed; ``ok``: none did) and
+``correlation_id`` on traces; ``min_level`` (a level name or a severity number
+0-24), ``q`` (text in the body, ignoring case), ``trace_id`` and
+``correlation_id`` on logs. An empty parameter counts as absent; unknown
+parameters are ignored.
 
 Answers are JSON. Strings are raw (telemetry is attacker-controlled: escaping
 is the page's job, and the page builds its DOM from text nodes only); numbers
@@ -291,9 +292,9 @@ def _limit(params: Mapping[str, str]) -> int:
     raw = params.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_LIMIT:
+    if not _DIGITS.fullmatch(raw) or int(raw) < 1:
         raise _BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw[:40]!r}")
-    return int(raw)
+    return min(int(raw), MAX_LIMIT)  # at most MAX_LIMIT items, however many are asked for
 
 
 def _trace_id(raw: str) -> str:
