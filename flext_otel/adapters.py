@@ -416,15 +416,18 @@ def _finished(span: Span) -> FlextResult[FlextTrace]:
         status = getattr(span, "status", None)
         code = status.status_code if isinstance(status, Status) else StatusCode.UNSET
         attributes = getattr(span, "attributes", None) or {}
-        return flext_create_trace(
-            name if isinstance(name, str) else "",
-            trace_id=ids[0],
-            span_id=ids[1],
-            parent_span_id=ids[2],
-            attributes=dict(attributes),
-            start_time=datetime_from_ns(start),
-            end_time=datetime_from_ns(end),
-            status=_STATUS_NAMES[code],
+        return FlextResult.from_callable(
+            lambda: FlextTrace(
+                name if isinstance(name, str) else "",
+                trace_id=ids[0],
+                span_id=ids[1],  # the SDK's: only the entity itself takes a span ID
+                parent_span_id=ids[2],
+                attributes=dict(attributes),
+                start_time=datetime_from_ns(start),
+                end_time=datetime_from_ns(end),
+                status=_STATUS_NAMES[code],
+            ),
+            error_code="INVALID_TRACE",
         )
     except Exception as exc:
         return _failed("trace", exc)

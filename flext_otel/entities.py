@@ -747,7 +747,6 @@ def flext_create_trace(
     status: str = "unset",
     trace_id: str | None = None,
     parent_span_id: str | None = None,
-    span_id: str | None = None,
 ) -> FlextResult[FlextTrace]:
     """Validate and build a :class:`FlextTrace`; never raises.
 
@@ -758,7 +757,7 @@ def flext_create_trace(
     """
     options: dict[str, Any] = {"attributes": attributes, "status": status, "trace_id": trace_id}
     options.update(start_time=start_time, end_time=end_time, duration_ms=duration_ms)
-    options.update(parent_span_id=parent_span_id, span_id=span_id)
+    options["parent_span_id"] = parent_span_id
     return _build(lambda: FlextTrace(operation, **options), "trace")
 
 

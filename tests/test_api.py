@@ -829,3 +829,20 @@ def test_entity_ids_are_random_uuid4_hex() -> None:
     ids = [api.flext_create_metric("x_total", 1).unwrap().id for _ in range(1_000)]
     assert len(set(ids)) == 1_000
     assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).hex == i for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("create", "record"),
+    [
+        ("flext_create_metric", "metric"),
+        ("flext_create_log_entry", "log"),
+        ("flext_create_alert", "alert"),
+        ("flext_create_trace", "trace"),
+        ("flext_create_health_check", "health_check"),
+    ],
+)
+def test_create_and_record_functions_take_the_same_arguments(create: str, record: str) -> None:
+    """Each flext_create_* twin has exactly the signature of its recording function."""
+    import inspect
+
+    assert inspect.signature(getattr(api, create)) == inspect.signature(getattr(api, record))

@@ -29,6 +29,7 @@ from flext_otel.entities import (
     FlextLogEntry,
     FlextMetric,
     FlextTrace,
+    _build,
     flext_create_alert,
     flext_create_health_check,
     flext_create_log_entry,
@@ -64,7 +65,16 @@ CODES = {
 Factory = Callable[..., FlextResult[Any]]
 KINDS: dict[str, tuple[Factory, type[Any], dict[str, Any]]] = {
     "metric": (flext_create_metric, FlextMetric, {"name": "orders_total", "value": 1}),
-    "trace": (flext_create_trace, FlextTrace, {"operation": "charge-card"}),
+    "trace": (
+        lambda **args: (
+            # span_id is the SDK's to assign: only direct construction accepts it
+            _build(lambda: FlextTrace(**args), "trace")
+            if "span_id" in args
+            else flext_create_trace(**args)
+        ),
+        FlextTrace,
+        {"operation": "charge-card"},
+    ),
     "alert": (flext_create_alert, FlextAlert, {"title": "disk full", "message": "97%"}),
     "health": (flext_create_health_check, FlextHealthCheck, {"component": "db"}),
     "log": (flext_create_log_entry, FlextLogEntry, {"message": "charged"}),
@@ -375,7 +385,7 @@ def test_metric_factory_never_raises(args: dict[str, Any]) -> None:
         optional=dict.fromkeys(TRACE_OPTIONS, hostile)
         | {
             key: hostile | st.just(TRACE_ID) | st.just(SPAN_ID)
-            for key in ("trace_id", "span_id", "parent_span_id")
+            for key in ("trace_id", "parent_span_id")
         },
     )
 )
@@ -475,7 +485,6 @@ def test_valid_trace_round_trips(
         end_time=end,
         status=status,
         trace_id=TRACE_ID,
-        span_id=SPAN_ID,
     ).unwrap()
     assert (trace.operation, trace.start_time, trace.end_time, trace.status) == (
         operation,
@@ -714,9 +723,9 @@ def test_naive_times_are_rejected_everywhere() -> None:
 
 def test_trace_ids_are_normalised_to_lowercase() -> None:
     """Upper-case hex IDs are accepted and stored lower-case."""
-    trace = flext_create_trace(
+    trace = FlextTrace(
         "op", trace_id=TRACE_ID.upper(), span_id=SPAN_ID.upper(), parent_span_id="ABCDEF0123456789"
-    ).unwrap()
+    )
     assert (trace.trace_id, trace.span_id, trace.parent_span_id) == (
         TRACE_ID,
         SPAN_ID,
