@@ -808,5 +808,18 @@ def span(name: str, /, **attributes: AttributeValue) -> AbstractContextManager[S
     3
     """
     if not isinstance(name, str) or not name:
-        raise TypeError(f"span: name must be a non-empty str, got {name!r}")
+        name = _fallback_span_name(name)
     return _SpanScope(name, attributes)
+
+
+_warned_names: list[bool] = []
+
+
+def _fallback_span_name(name: object) -> str:
+    """A usable name for a bad one: the caller's block still runs, traced, and the
+    mistake is logged once rather than raised on a hot path."""
+    if not _warned_names:
+        _warned_names.append(True)
+        _logger.warning("span(): name must be a non-empty str, got %.80r; using its text", name)
+    text = name if isinstance(name, str) else repr(name)
+    return text or "unnamed"

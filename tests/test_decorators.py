@@ -952,12 +952,24 @@ def test_span_nests_with_otel_tracer_both_ways(cap: Captured) -> None:
     assert len({outer.trace_id, middle.trace_id, innermost.trace_id, call.trace_id}) == 1
 
 
-def test_span_rejects_bad_name() -> None:
-    """span() needs a non-empty string name."""
-    with pytest.raises(TypeError, match="name"):
-        span("")
-    with pytest.raises(TypeError, match="name"):
-        span(42)  # type: ignore[arg-type]
+def test_span_with_a_bad_name_still_runs_the_block_and_warns_once(
+    cap: Captured, caplog: pytest.LogCaptureFixture
+) -> None:
+    """span() never raises on a bad name: the block runs in a span named by the value's
+    text, and the mistake is logged once."""
+    from flext_otel import decorators
+
+    decorators._warned_names.clear()
+    with caplog.at_level(logging.WARNING, logger="flext_otel"):
+        with span(""):
+            ran = ["empty"]
+        with span(42):  # type: ignore[arg-type]
+            ran.append("int")
+        with span(None):  # type: ignore[arg-type]
+            ran.append("none")
+    assert ran == ["empty", "int", "none"]
+    assert [s.name for s in cap.spans()] == ["unnamed", "42", "None"]
+    assert len([r for r in caplog.records if "span(): name" in r.getMessage()]) == 1
 
 
 # -- reconfiguration and robustness -----------------------------------------------
