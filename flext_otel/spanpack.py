@@ -20,6 +20,8 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import SpanContext, Status, TraceFlags, TraceState
 from opentelemetry.util.types import Attributes
 
+from flext_otel.store import MAX_NAME_LENGTH, bounded_name
+
 _EMPTY_TRACE_STATE = TraceState()
 
 Packed = tuple[Any, ...]
@@ -96,7 +98,9 @@ def unpack_span(packed: Packed) -> ReadableSpan:
         resource,
         scope,
     ) = packed
-    if not isinstance(name, str) or not name.isascii():
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        name = bounded_name(name)
+    if not name.isascii():
         name = encodable(name)
     if status.description is not None and not status.description.isascii():
         status = Status(status.status_code, encodable(status.description))
@@ -157,7 +161,8 @@ def encodable_attributes(attributes: Attributes) -> Attributes:
 
 
 def _encodable_event(event: Event) -> Event:
-    name = event.name if event.name.isascii() else encodable(event.name)
+    name = event.name if len(event.name) <= MAX_NAME_LENGTH else bounded_name(event.name)
+    name = name if name.isascii() else encodable(name)
     attributes = encodable_attributes(event.attributes)
     if name is event.name and attributes is event.attributes:
         return event

@@ -196,6 +196,17 @@ _UNSET, _ERROR = StatusCode.UNSET, StatusCode.ERROR
 _KIND_BY_MEMBER = {kind: _KIND_NAMES[kind.value] for kind in SpanKind}
 
 
+MAX_NAME_LENGTH = 8_192
+"""Span and event names longer than this are cut (the SDK bounds attribute values,
+not names), so one huge name cannot make the store or an export unbounded."""
+
+
+def bounded_name(name: object) -> str:
+    """``name`` as a string of at most :data:`MAX_NAME_LENGTH` characters."""
+    text = name if isinstance(name, str) else str(name)
+    return text if len(text) <= MAX_NAME_LENGTH else text[:MAX_NAME_LENGTH]
+
+
 def span_record_from(span: ReadableSpan, attributes: Mapping[str, Any] | None = None) -> SpanRecord:
     """Build a :class:`SpanRecord` from a finished SDK span (no attribute copy).
 
@@ -212,10 +223,13 @@ def span_record_from(span: ReadableSpan, attributes: Mapping[str, Any] | None = 
     raw_events = span.events
     start = span.start_time
     end = span.end_time
+    name = span.name
+    if type(name) is not str or len(name) > MAX_NAME_LENGTH:
+        name = bounded_name(name)
     return tuple.__new__(
         SpanRecord,
         (
-            span.name,
+            name,
             ctx.trace_id if ctx is not None else 0,
             ctx.span_id if ctx is not None else 0,
             parent.span_id if parent is not None else None,
@@ -231,7 +245,7 @@ def span_record_from(span: ReadableSpan, attributes: Mapping[str, Any] | None = 
             "unset" if code is _UNSET else "error" if code is _ERROR else "ok",
             status.description,
             span.attributes if attributes is None else attributes,
-            tuple([(e.name, e.timestamp, e.attributes or _EMPTY) for e in raw_events])
+            tuple([(bounded_name(e.name), e.timestamp, e.attributes or _EMPTY) for e in raw_events])
             if raw_events
             else (),
             span.resource.attributes,

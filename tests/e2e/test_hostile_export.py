@@ -39,3 +39,19 @@ def test_lone_surrogates_do_not_fail_the_export_batch(protocol: str) -> None:
     assert bad.events[0][0] == "event?"
     assert cap.report is not None
     assert cap.report.ok
+
+
+def test_huge_span_and_event_names_are_bounded_in_store_and_export() -> None:
+    """A 10 MB span name and a 100 kB event name are cut to 8,192 characters before the
+    store and before the exporter."""
+    with OtlpReceiver("grpc") as receiver:
+        with capture(traces_exporter="otlp", otlp_endpoint=receiver.endpoint) as cap:
+            with flext_otel.span("x" * 10_000_000) as span:
+                span.add_event("e" * 100_000)
+            assert cap.otel.force_flush(5_000)
+            (stored,) = cap.spans()
+            assert len(stored.name) == 8_192
+            assert len(stored.events[0][0]) == 8_192
+        (received,) = receiver.wait_for_spans(1)
+    assert len(received.name) == 8_192
+    assert len(received.events[0][0]) == 8_192
