@@ -41,7 +41,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from flext_otel.config import REDACTED, SamplingOptions, ScrubbingOptions
 from flext_otel.processors import SpanTransform
-from flext_otel.sampling import RateLimitingSampler, TailSamplingProcessor
+from flext_otel.sampling import CountingSampler, RateLimitingSampler, TailSamplingProcessor
 from flext_otel.scrubbing import (
     QUALIFIERS,
     SCRUBBED_KEYS_ATTRIBUTE,
@@ -221,10 +221,14 @@ class Guardrails:
         return inner if transform is None else TransformingSpanExporter(inner, transform)
 
     def sampler(self, head: sampling.Sampler) -> sampling.Sampler:
-        """``head``, rate-limited on root traces when ``max_traces_per_second`` is set."""
+        """``head``, rate-limited on root traces when ``max_traces_per_second`` is set;
+        else counted (``traces:sampler``) when the head sampler can drop spans."""
         opts = self.sampling
         if opts is None or opts.max_traces_per_second is None:
-            return head
+            if self.options.sampler in ("always_on", "parentbased_always_on"):
+                return head
+            self.sampler_counters = PipelineCounters("traces:sampler")
+            return CountingSampler(head, self.sampler_counters)
         self.sampler_counters = PipelineCounters("traces:sampler")
         return RateLimitingSampler(head, opts.max_traces_per_second, self.sampler_counters)
 

@@ -32,6 +32,45 @@ if TYPE_CHECKING:
 _logger = logging.getLogger("flext_otel")
 
 
+class CountingSampler(sampling.Sampler):
+    """``inner``'s decisions, counted: each span considered is accepted, each one not
+    sampled is dropped as ``sampled_out`` (never "lost"), the rest pass on as exported.
+
+    Wraps a head sampler that can drop (``traceidratio``, ``always_off``, ...), so the
+    pipeline counters say how much head sampling removed.
+    """
+
+    def __init__(self, inner: sampling.Sampler, counters: PipelineCounters) -> None:
+        self._inner = inner
+        self._counters = counters
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> sampling.SamplingResult:
+        """The inner decision, counted."""
+        result = self._inner.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+        counters = self._counters
+        counters.accept()
+        if result.decision is sampling.Decision.RECORD_AND_SAMPLE:
+            counters.exported()
+        else:
+            counters.drop("sampled_out")
+        return result
+
+    def get_description(self) -> str:
+        """E.g. ``Counting{TraceIdRatioBased{0.1}}``."""
+        return f"Counting{{{self._inner.get_description()}}}"
+
+
 class RateLimitingSampler(sampling.Sampler):
     """At most ``per_second`` new root traces per second, on top of ``inner``.
 
@@ -308,4 +347,4 @@ class TailSamplingProcessor(SpanProcessor):
                 _logger.debug("child span processor failed at shutdown", exc_info=True)
 
 
-__all__ = ["RateLimitingSampler", "SamplingOptions", "TailSamplingProcessor"]
+__all__ = ["CountingSampler", "RateLimitingSampler", "SamplingOptions", "TailSamplingProcessor"]

@@ -882,3 +882,26 @@ def test_hostile_strings_are_scanned_in_linear_time(text: str) -> None:
     start = time.perf_counter()
     Scrubber().scrub_text(text)
     assert time.perf_counter() - start < 1.0
+
+
+def test_head_sampler_drops_are_counted_as_sampled_out() -> None:
+    """A head sampler that drops spans is counted under traces:sampler; nothing is lost."""
+    import flext_otel
+
+    with capture(sampler="traceidratio", sampler_arg=0.1) as cap:
+        for _ in range(300):
+            with flext_otel.span("x"):
+                pass
+        stats = cap.otel.stats()["traces:sampler"]
+        kept = len(cap.spans())
+    assert stats.accepted == 300
+    assert stats.exported == kept
+    assert stats.dropped == {"sampled_out": 300 - kept}
+    assert cap.report is not None
+    assert cap.report.ok
+
+
+def test_always_on_head_sampler_is_not_wrapped() -> None:
+    """The default sampler keeps every span, so no sampler counters are added."""
+    with capture() as cap:
+        assert "traces:sampler" not in cap.otel.stats()
