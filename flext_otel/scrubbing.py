@@ -27,8 +27,9 @@ is a qualifier from :data:`QUALIFIERS` (``count``, ``length``, ``size``,
 describe a secret without holding it. Whole words only, so ``author``,
 ``authority`` (the host part of a URL), ``tokenizer_version``, ``passage``,
 ``keyboard``, ``spanish``, ``cookiecutter``, ``session_count``,
-``token_type`` and ``gen_ai.usage.input_tokens`` (plural ``tokens`` names a
-count) are left alone. A bare ``key`` is not sensitive (``cache.key``,
+``token_type`` and ``gen_ai.usage.input_tokens`` (a bare plural ``tokens``
+names a count; ``access_tokens`` or ``api_keys`` hold secrets) are left
+alone. A bare ``key`` is not sensitive (``cache.key``,
 ``messaging.message.key``). Keys in ``allow_keys`` (exact match; nested keys
 as their dotted path) and flext's own ``flext.*`` bookkeeping keys are never
 scrubbed. Every ``extra_patterns`` regex that matches a key (searched,
@@ -102,13 +103,16 @@ SENSITIVE_WORDS = frozenset(
         "sessid", "jwt", "ssn", "pan", "cvv", "cvc", "otp", "credential", "credentials",
         "apikey", "accesskey", "privatekey", "secretkey", "authtoken", "accesstoken",
         "refreshtoken", "idtoken", "sessiontoken", "creditcard", "cardnumber",
+        "apikeys", "accesstokens", "refreshtokens", "authtokens", "idtokens",
     }
 )  # fmt: skip
 """Words that make a key sensitive on their own."""
 
 SENSITIVE_PAIRS = frozenset(
     {
-        ("api", "key"), ("private", "key"), ("access", "key"), ("signing", "key"),
+        ("api", "key"), ("api", "keys"), ("private", "key"), ("access", "key"),
+        ("signing", "key"), ("access", "tokens"), ("refresh", "tokens"), ("id", "tokens"),
+        ("session", "tokens"),
         ("encryption", "key"), ("client", "key"), ("credit", "card"), ("card", "number"),
         ("social", "security"),
     }

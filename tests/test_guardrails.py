@@ -905,3 +905,22 @@ def test_always_on_head_sampler_is_not_wrapped() -> None:
     """The default sampler keeps every span, so no sampler counters are added."""
     with capture() as cap:
         assert "traces:sampler" not in cap.otel.stats()
+
+
+@pytest.mark.parametrize(
+    ("key", "sensitive"),
+    [
+        ("access_tokens", True),
+        ("refresh_tokens", True),
+        ("api_keys", True),
+        ("apiKeys", True),
+        ("tokens", False),
+        ("max_tokens", False),
+        ("gen_ai.usage.output_tokens", False),
+    ],
+)
+def test_plural_secret_keys_and_token_counts(key: str, sensitive: bool) -> None:
+    """Plural keys that hold secrets are scrubbed; token counts are not."""
+    from flext_otel.scrubbing import Scrubber
+
+    assert Scrubber(None).is_sensitive_key(key) is sensitive
