@@ -77,20 +77,45 @@ class CorrelationSpanProcessor(SpanProcessor):
         return True
 
 
-class StoreSpanProcessor(SpanProcessor):
+class _StoreWriter:
+    """What the store's span and log processors share: drop counts, stats, lifecycle."""
+
+    _signal = ""  # the store buffer: "spans" or "logs"
+
+    def __init__(self, store: TelemetryStore, key: str) -> None:
+        self._store = store
+        self._dropped = PipelineCounters(key)
+        self._shutdown = False
+        self._once = _OnceLogger(f"{key} processor")
+
+    def stats(self) -> PipelineStats:
+        """Accepted = items stored + dropped; exported = items stored."""
+        stored = self._store.stats()[self._signal].accepted
+        dropped = self._dropped.snapshot().dropped
+        return PipelineStats(stored + sum(dropped.values()), stored, dropped)
+
+    def shutdown(self) -> None:
+        """Stop accepting items (idempotent); the store keeps what it has."""
+        self._shutdown = True
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Nothing is buffered: always True."""
+        return True
+
+
+class StoreSpanProcessor(_StoreWriter, SpanProcessor):
     """Puts every finished span into the store, synchronously, with no thread.
 
     ``transform`` (for example the scrubber) runs first; returning ``None`` drops
     the span as ``invalid``.
     """
 
+    _signal = "spans"
+
     def __init__(self, store: TelemetryStore, transform: SpanTransform | None = None) -> None:
+        super().__init__(store, "traces:store")
         self._add = store.add_span
-        self._store = store
         self._transform = transform
-        self._dropped = PipelineCounters("traces:store")
-        self._shutdown = False
-        self._once = _OnceLogger("store span processor")
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Nothing to do at span start."""
@@ -111,20 +136,6 @@ class StoreSpanProcessor(SpanProcessor):
         except Exception as exc:
             self._dropped.drop("invalid")
             self._once.failure(exc)
-
-    def stats(self) -> PipelineStats:
-        """Accepted = spans stored + dropped; exported = spans stored."""
-        stored = self._store.stats()["spans"].accepted
-        dropped = self._dropped.snapshot().dropped
-        return PipelineStats(stored + sum(dropped.values()), stored, dropped)
-
-    def shutdown(self) -> None:
-        """Stop accepting spans (idempotent); the store keeps what it has."""
-        self._shutdown = True
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Nothing is buffered: always True."""
-        return True
 
 
 class CorrelatedStoreSpanProcessor(StoreSpanProcessor):
@@ -163,16 +174,15 @@ LogTransform = Callable[["ReadWriteLogRecord"], bool]
 """Mutates a log record in place (e.g. redaction); returns False to drop it."""
 
 
-class StoreLogProcessor(LogRecordProcessor):
+class StoreLogProcessor(_StoreWriter, LogRecordProcessor):
     """Puts every emitted log record into the store, synchronously, with no thread."""
 
+    _signal = "logs"
+
     def __init__(self, store: TelemetryStore, transforms: Sequence[LogTransform] = ()) -> None:
+        super().__init__(store, "logs:store")
         self._add = store.add_log
-        self._store = store
         self._transforms = tuple(transforms)
-        self._dropped = PipelineCounters("logs:store")
-        self._shutdown = False
-        self._once = _OnceLogger("store log processor")
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         """Copy the record into the store; never raises."""
@@ -188,20 +198,6 @@ class StoreLogProcessor(LogRecordProcessor):
         except Exception as exc:
             self._dropped.drop("invalid")
             self._once.failure(exc)
-
-    def stats(self) -> PipelineStats:
-        """Accepted = records stored + dropped; exported = records stored."""
-        stored = self._store.stats()["logs"].accepted
-        dropped = self._dropped.snapshot().dropped
-        return PipelineStats(stored + sum(dropped.values()), stored, dropped)
-
-    def shutdown(self) -> None:
-        """Stop accepting records (idempotent)."""
-        self._shutdown = True
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Nothing is buffered: always True."""
-        return True
 
 
 __all__ = [
