@@ -615,6 +615,9 @@ class FlextOtel:
             )
             lost = sum(stats.lost for stats in pipelines.values())
             evicted = sum(s.evicted for s in self.store.stats().values())
+            # a shut-down SDK MeterProvider warns on every get_meter(); instruments made
+            # after shutdown (a late decorator call, a proxy re-binding) get no-ops
+            self.meter_provider = metrics_api.NoOpMeterProvider()
             self._report = ShutdownReport(
                 lost, lost == 0 and not timed_out, pipelines, tuple(timed_out), evicted
             )
