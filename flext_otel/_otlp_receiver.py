@@ -14,18 +14,16 @@ Nothing binds a port or starts a thread until ``start()`` (or ``with``).
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import select
 import socket
-import socketserver
 import threading
 import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -47,6 +45,8 @@ except ImportError as exc:
         "flext_otel.testing.OtlpReceiver needs grpcio and opentelemetry-proto: "
         "pip install 'flext-otel[test]'"
     ) from exc
+
+from flext_otel.http import TrackingHTTPServer
 
 __all__ = [
     "OtlpReceiver",
@@ -473,58 +473,17 @@ class _HttpHandler(BaseHTTPRequestHandler):
         """Stay quiet: a test receiver must not write to stderr for every request."""
 
 
-class _HttpServer(ThreadingHTTPServer):
-    """Threaded server that tracks its connections so ``close()`` can end all of them."""
+class _HttpServer(TrackingHTTPServer):
+    """The receiver's HTTP side: flext's connection-tracking server with its handler."""
 
-    daemon_threads = True
-    allow_reuse_address = True  # rebinding the same port after pause() must not hit TIME_WAIT
+    thread_name = "otlp-receiver-http-conn"
 
     def __init__(self, receiver: OtlpReceiver, host: str, port: int) -> None:
-        if ":" in host:
-            self.address_family = socket.AF_INET6
         self.receiver = receiver
-        self._live: dict[threading.Thread, socket.socket] = {}
-        self._live_lock = threading.Lock()
         super().__init__((host, port), _HttpHandler)
-
-    def server_bind(self) -> None:
-        """Bind without HTTPServer's reverse-DNS lookup of the host name."""
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        thread = threading.Thread(
-            target=self._serve_connection,
-            args=(request, client_address),
-            name="otlp-receiver-http-conn",
-            daemon=True,
-        )
-        with self._live_lock:
-            self._live[thread] = request
-        thread.start()
-
-    def _serve_connection(self, request: Any, client_address: Any) -> None:
-        try:
-            self.process_request_thread(request, client_address)
-        finally:
-            with self._live_lock:
-                self._live.pop(threading.current_thread(), None)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A broken client connection is not the receiver's failure; keep serving."""
-
-    def close_all(self) -> None:
-        """Stop accepting, close every open connection and join every thread."""
-        self.shutdown()
-        self.server_close()
-        with self._live_lock:
-            live = list(self._live.items())
-        for _thread, conn in live:
-            with contextlib.suppress(OSError):  # already closed by the client
-                conn.shutdown(socket.SHUT_RDWR)
-        for thread, _conn in live:
-            thread.join(_JOIN_TIMEOUT_S)
 
 
 class _HttpBackend:

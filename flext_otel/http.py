@@ -425,27 +425,25 @@ class _Handler(BaseHTTPRequestHandler):
             _logger.debug("%s %s", self.address_string(), format % args)
 
 
-class _Server(ThreadingHTTPServer):
-    """Threaded server that tracks its connections so ``close()`` can end them."""
+class TrackingHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP server that tracks its connections so :meth:`close_all` can end
+    every one of them (a stalled client cannot keep a thread alive after close).
+
+    One daemon thread per connection; beyond ``max_connections`` open ones a new
+    connection gets a bare 503. Binds without a reverse-DNS lookup of the host.
+    """
 
     daemon_threads = True
-    allow_reuse_address = True
+    allow_reuse_address = True  # rebinding a port just closed must not hit TIME_WAIT
+    thread_name = "flext-otel-http-conn"
+    max_connections: int | None = None
 
-    def __init__(
-        self,
-        address: tuple[str, int],
-        otel: FlextOtel | None,
-        token: str | None,
-        connection_timeout: float,
-    ) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        self.otel = otel
-        self.token = token
-        self.connection_timeout = connection_timeout
         self._live: dict[threading.Thread, socket.socket] = {}
         self._live_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(address, handler)
 
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse-DNS lookup of the host name."""
@@ -454,20 +452,21 @@ class _Server(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        with self._live_lock:
-            crowded = len(self._live) >= MAX_CONNECTIONS
-        if crowded:
-            with contextlib.suppress(OSError):
-                request.sendall(
-                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
-                    b"Connection: close\r\n\r\n"
-                )
-            self.shutdown_request(request)
-            return
+        if self.max_connections is not None:
+            with self._live_lock:
+                crowded = len(self._live) >= self.max_connections
+            if crowded:
+                with contextlib.suppress(OSError):
+                    request.sendall(
+                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                        b"Connection: close\r\n\r\n"
+                    )
+                self.shutdown_request(request)
+                return
         thread = threading.Thread(
             target=self._serve_connection,
             args=(request, client_address),
-            name="flext-otel-http-conn",
+            name=self.thread_name,
             daemon=True,
         )
         with self._live_lock:
@@ -481,10 +480,6 @@ class _Server(ThreadingHTTPServer):
             with self._live_lock:
                 self._live.pop(threading.current_thread(), None)
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A broken client connection is the client's problem; keep serving quietly."""
-        _logger.debug("flext-otel http: error serving %s", client_address, exc_info=True)
-
     def close_all(self) -> None:
         """Stop accepting, end every open connection and join every thread."""
         self.shutdown()
@@ -492,10 +487,35 @@ class _Server(ThreadingHTTPServer):
         with self._live_lock:
             live = list(self._live.items())
         for _thread, conn in live:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # already closed by the client
                 conn.shutdown(socket.SHUT_RDWR)
         for thread, _conn in live:
             thread.join(_JOIN_TIMEOUT_S)
+
+
+class _Server(TrackingHTTPServer):
+    """The flext-otel server: its pipeline, token and per-connection timeout."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        otel: FlextOtel | None,
+        token: str | None,
+        connection_timeout: float,
+    ) -> None:
+        self.otel = otel
+        self.token = token
+        self.connection_timeout = connection_timeout
+        super().__init__(address, _Handler)
+
+    @property
+    def max_connections(self) -> int | None:  # type: ignore[override]
+        """The module's MAX_CONNECTIONS, read when each connection arrives."""
+        return MAX_CONNECTIONS
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A broken client connection is the client's problem; keep serving quietly."""
+        _logger.debug("flext-otel http: error serving %s", client_address, exc_info=True)
 
 
 class HttpServerHandle:
