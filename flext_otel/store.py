@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from opentelemetry.trace import SpanKind, StatusCode
 
+from flext_otel.correlation import CORRELATION_ATTRIBUTE
+
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs import ReadableLogRecord, ReadWriteLogRecord
     from opentelemetry.sdk.trace import ReadableSpan
@@ -35,7 +37,6 @@ T = TypeVar("T")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _KIND_NAMES = {0: "internal", 1: "server", 2: "client", 3: "producer", 4: "consumer"}
 _HEX = "0123456789abcdef"
-CORRELATION_KEY = "flext.correlation_id"
 SIGNALS = ("spans", "logs", "alerts", "health")
 LEVELS = {
     "trace": 1,
@@ -138,7 +139,7 @@ class SpanRecord(tuple):  # type: ignore[type-arg]  # a slotted, immutable recor
     @property
     def correlation_id(self) -> str | None:
         """The ``flext.correlation_id`` attribute, when the span has one."""
-        value = self[9].get(CORRELATION_KEY)
+        value = self[9].get(CORRELATION_ATTRIBUTE)
         return value if isinstance(value, str) else None
 
     @property
@@ -328,7 +329,7 @@ class LogRecordView(tuple):  # type: ignore[type-arg]  # a slotted, immutable re
     @property
     def correlation_id(self) -> str | None:
         """The ``flext.correlation_id`` attribute, when present."""
-        value = self[4].get(CORRELATION_KEY)
+        value = self[4].get(CORRELATION_ATTRIBUTE)
         return value if isinstance(value, str) else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -610,7 +611,7 @@ class TelemetryStore:
         if tid is not None:
             items = [r for r in items if r[5] == tid]
         if correlation_id is not None:
-            items = [r for r in items if r[4].get(CORRELATION_KEY) == correlation_id]
+            items = [r for r in items if r[4].get(CORRELATION_ATTRIBUTE) == correlation_id]
         if contains is not None:
             needle = contains.lower()
             items = [r for r in items if needle in str(r[3]).lower()]
