@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from flext_otel.guardrails import Scrubber, make_span_transform
+from flext_otel.guardrails.facade import Scrubber, make_span_transform
 from flext_otel.testing import capture
 
 ATTRIBUTES: dict[str, Any] = {

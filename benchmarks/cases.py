@@ -23,13 +23,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import flext_otel
-from flext_otel.adapters import MetricAdapter
-from flext_otel.config import resolve_options
-from flext_otel.decorators import DURATION_BUCKETS
-from flext_otel.entities import FlextMetric
-from flext_otel.processors import StoreSpanProcessor
-from flext_otel.providers import PROXY_TRACER_PROVIDER, FlextOtel, use
-from flext_otel.store import TelemetryStore
+from flext_otel.domain.entities import FlextMetric
+from flext_otel.instrument.adapters import MetricAdapter
+from flext_otel.instrument.decorators import DURATION_BUCKETS
+from flext_otel.pipeline.options import resolve_options
+from flext_otel.pipeline.processors import StoreSpanProcessor
+from flext_otel.pipeline.sdk import PROXY_TRACER_PROVIDER, FlextOtel, use
+from flext_otel.store.telemetry import TelemetryStore
 
 #: Five innocent attributes of a typical server span (nothing for the scrubber to redact).
 ATTRIBUTES: dict[str, Any] = {

@@ -23,8 +23,8 @@ from harness import Row, Settings, Target
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from flext_otel.config import resolve_options
-from flext_otel.providers import FlextOtel
+from flext_otel.pipeline.options import resolve_options
+from flext_otel.pipeline.sdk import FlextOtel
 from flext_otel.testing import OtlpReceiver
 
 WINDOW = 8_192

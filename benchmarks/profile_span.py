@@ -22,9 +22,9 @@ from cases import ATTRIBUTES, private_otel, raw_span_pipeline, span_loop
 from harness import Settings, Side, interleave
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-from flext_otel.guardrails import guardrails_for
-from flext_otel.processors import CorrelationSpanProcessor, StoreSpanProcessor
-from flext_otel.store import TelemetryStore
+from flext_otel.guardrails.facade import guardrails_for
+from flext_otel.pipeline.processors import CorrelationSpanProcessor, StoreSpanProcessor
+from flext_otel.store.telemetry import TelemetryStore
 
 
 def _provider(*processors: SpanProcessor) -> TracerProvider:

@@ -24,8 +24,24 @@ from flext_otel.api import (
     reset_global_factory,
     trace,
 )
-from flext_otel.config import ConfigError, FlextOtelOptions, SamplingOptions, ScrubbingOptions
-from flext_otel.correlation import (
+from flext_otel.domain.entities import (
+    FlextAlert,
+    FlextHealthCheck,
+    FlextLogEntry,
+    FlextMetric,
+    FlextTrace,
+)
+from flext_otel.domain.result import FlextResult
+from flext_otel.guardrails.options import SamplingOptions, ScrubbingOptions
+from flext_otel.instrument.decorators import flext_monitor_function, span
+from flext_otel.instrument.logbridge import (
+    FlextLoggingHandler,
+    JsonFormatter,
+    install_logging_handler,
+    structlog_processor,
+    uninstall_logging_handler,
+)
+from flext_otel.pipeline.correlation import (
     ContextPreservingExecutor,
     attach_extracted,
     correlation_scope,
@@ -36,33 +52,19 @@ from flext_otel.correlation import (
     set_correlation_id,
     validate_correlation_id,
 )
-from flext_otel.decorators import flext_monitor_function, span
-from flext_otel.entities import (
-    FlextAlert,
-    FlextHealthCheck,
-    FlextLogEntry,
-    FlextMetric,
-    FlextTrace,
-)
-from flext_otel.http import serve_http
-from flext_otel.logs import (
-    FlextLoggingHandler,
-    JsonFormatter,
-    install_logging_handler,
-    structlog_processor,
-    uninstall_logging_handler,
-)
-from flext_otel.providers import FlextOtel, ShutdownReport
-from flext_otel.result import FlextResult
-from flext_otel.store import (
+from flext_otel.pipeline.options import FlextOtelOptions
+from flext_otel.pipeline.sdk import FlextOtel, ShutdownReport
+from flext_otel.store.telemetry import (
     LogRecordView,
     MetricPoint,
-    PipelineStats,
     SignalStats,
     SpanNode,
     SpanRecord,
     TelemetryStore,
 )
+from flext_otel.support.counters import PipelineStats
+from flext_otel.support.errors import ConfigError
+from flext_otel.web.server import serve_http
 
 __version__ = "0.1.0"
 

@@ -4,7 +4,7 @@
 ``metric``, ``log``, ``alert``, ``trace`` and ``health_check`` also record it
 through the active pipeline and return ``FlextResult[entity]``. None of them
 raises, whatever the input: a bad argument is a failed result with an
-``error_code`` (see :mod:`flext_otel.entities`), a failure inside OTel is
+``error_code`` (see :mod:`flext_otel.domain.entities`), a failure inside OTel is
 ``RECORD_FAILED``.
 
 The module functions are bound to one default
@@ -33,9 +33,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flext_otel import providers
-from flext_otel.adapters import AlertAdapter, LogAdapter, MetricAdapter, TraceAdapter
-from flext_otel.entities import (
+from flext_otel.domain.entities import (
     AttributeValue,
     FlextAlert,
     FlextHealthCheck,
@@ -48,8 +46,10 @@ from flext_otel.entities import (
     flext_create_metric,
     flext_create_trace,
 )
-from flext_otel.providers import FlextOtel
-from flext_otel.result import FlextResult
+from flext_otel.domain.result import FlextResult
+from flext_otel.instrument.adapters import AlertAdapter, LogAdapter, MetricAdapter, TraceAdapter
+from flext_otel.pipeline import sdk as providers
+from flext_otel.pipeline.sdk import FlextOtel
 
 __all__ = [
     "FlextObservabilityMasterFactory",
@@ -410,7 +410,7 @@ def configure(**options: Any) -> FlextOtel:
     :func:`flext_otel.providers.configure` plus the optional extras the
     options ask for:
 
-    * the ``/metrics`` ``/health`` ``/ready`` server (``flext_otel.http``) on
+    * the ``/metrics`` ``/health`` ``/ready`` server (``flext_otel.web.server``) on
       ``prometheus_host:prometheus_port`` (port 9464 by default) when
       ``metrics_exporter`` includes ``prometheus`` or a ``prometheus_port`` is
       given; it is closed when the pipeline shuts down;
@@ -432,7 +432,7 @@ def _serve_metrics(otel: FlextOtel) -> None:
     if "prometheus" not in opts.metrics_exporter and opts.prometheus_port is None:
         return
     try:  # looked up at run time: the HTTP endpoints are an optional part
-        http: Any = importlib.import_module("flext_otel.http")
+        http: Any = importlib.import_module("flext_otel.web.server")
     except ImportError:
         return
     serve = getattr(http, "serve_http", None)
@@ -455,7 +455,7 @@ def _serve_metrics(otel: FlextOtel) -> None:
 
 def _install_logging(otel: FlextOtel) -> None:
     global _logging_installed
-    from flext_otel import logs
+    from flext_otel.instrument import logbridge as logs
 
     if otel.options.logging:
         level = logging.getLevelName(otel.options.logging_level.upper())

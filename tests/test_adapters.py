@@ -28,7 +28,15 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NoOpTracer, StatusCode
 
-from flext_otel.adapters import (
+from flext_otel.domain.entities import (
+    HEALTH_STATUS_VALUE,
+    FlextAlert,
+    FlextHealthCheck,
+    FlextLogEntry,
+    FlextMetric,
+    FlextTrace,
+)
+from flext_otel.instrument.adapters import (
     ALERT_SEVERITY,
     SECONDS_BUCKETS,
     AlertAdapter,
@@ -39,16 +47,9 @@ from flext_otel.adapters import (
     datetime_from_ns,
     datetime_to_ns,
 )
-from flext_otel.correlation import CORRELATION_ATTRIBUTE, correlation_scope
-from flext_otel.entities import (
-    HEALTH_STATUS_VALUE,
-    FlextAlert,
-    FlextHealthCheck,
-    FlextLogEntry,
-    FlextMetric,
-    FlextTrace,
-)
-from flext_otel.store import TelemetryStore
+from flext_otel.pipeline.correlation import correlation_scope
+from flext_otel.store.telemetry import TelemetryStore
+from flext_otel.support.keys import CORRELATION_ATTRIBUTE
 
 UTC = timezone.utc
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)

@@ -19,12 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.trace import StatusCode
 
-from flext_otel import api, providers
+from flext_otel import api
 from flext_otel.api import FlextObservabilityMasterFactory
-from flext_otel.correlation import correlation_scope
-from flext_otel.entities import MAX_TEXT_LENGTH, FlextAlert, FlextHealthCheck
-from flext_otel.logs import FlextLoggingHandler, uninstall_logging_handler
-from flext_otel.result import FlextResult
+from flext_otel.domain.entities import MAX_TEXT_LENGTH, FlextAlert, FlextHealthCheck
+from flext_otel.domain.result import FlextResult
+from flext_otel.instrument.logbridge import FlextLoggingHandler, uninstall_logging_handler
+from flext_otel.pipeline import sdk as providers
+from flext_otel.pipeline.correlation import correlation_scope
 from flext_otel.testing import Captured, capture
 
 UTC = timezone.utc
@@ -182,7 +183,7 @@ def test_health_status_shape(cap: Captured) -> None:
 
 def test_health_checks_reach_the_http_health_endpoint(cap: Captured) -> None:
     """A health check recorded through the API is what /health serves."""
-    from flext_otel.http import serve_http
+    from flext_otel.web.server import serve_http
 
     api.health_check("db", "unhealthy", message="refused")
     with serve_http(cap.otel, port=0) as handle:
@@ -315,11 +316,11 @@ class FakeServer:
 
 @pytest.fixture
 def fake_http(monkeypatch: pytest.MonkeyPatch) -> FakeServer:
-    """A fake flext_otel.http module whose serve_http binds nothing."""
+    """A fake flext_otel.web.server module whose serve_http binds nothing."""
     server = FakeServer()
-    module = types.ModuleType("flext_otel.http")
+    module = types.ModuleType("flext_otel.web.server")
     module.serve_http = server.serve_http  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "flext_otel.http", module)
+    monkeypatch.setitem(sys.modules, "flext_otel.web.server", module)
     return server
 
 
@@ -356,8 +357,8 @@ def test_configure_without_prometheus_serves_nothing(fake_http: FakeServer) -> N
 
 
 def test_configure_without_the_http_module_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
-    """When flext_otel.http cannot be imported, configure() returns the pipeline."""
-    monkeypatch.setitem(sys.modules, "flext_otel.http", None)
+    """When flext_otel.web.server cannot be imported, configure() returns the pipeline."""
+    monkeypatch.setitem(sys.modules, "flext_otel.web.server", None)
     otel = api.configure(service_name="nohttp", install_globals=False, prometheus_port=19465)
     try:
         assert providers.current() is otel
@@ -373,9 +374,9 @@ def test_configure_survives_a_busy_port(
     def busy(otel: Any = None, host: str = "", port: int = 0) -> Any:
         raise OSError(98, "Address already in use")
 
-    module = types.ModuleType("flext_otel.http")
+    module = types.ModuleType("flext_otel.web.server")
     module.serve_http = busy  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "flext_otel.http", module)
+    monkeypatch.setitem(sys.modules, "flext_otel.web.server", module)
     with caplog.at_level(logging.WARNING, logger="flext_otel"):
         otel = api.configure(service_name="busy", install_globals=False, prometheus_port=19466)
     try:

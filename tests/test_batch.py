@@ -47,13 +47,13 @@ from opentelemetry.trace import (
     TraceState,
 )
 
-import flext_otel.batch as batch_module
-from flext_otel.batch import (
+import flext_otel.export.batch as batch_module
+from flext_otel.export.batch import (
     BatchLogExportProcessor,
     BatchSpanExportProcessor,
     CountingMetricExporter,
 )
-from flext_otel.store import DROP_REASONS, PipelineCounters, PipelineStats
+from flext_otel.support.counters import DROP_REASONS, PipelineCounters, PipelineStats
 
 # -- test exporters ---------------------------------------------------------
 
@@ -282,7 +282,7 @@ def test_queue_full_drops_new_spans_and_counts_them_exactly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Beyond the bound new spans are dropped as queue_full, each counted, logged once."""
-    caplog.set_level(logging.WARNING, logger="flext_otel.batch")
+    caplog.set_level(logging.WARNING, logger="flext_otel.export.batch")
     exporter = MemorySpanExporter("hang")
     processor, tracer, counters = _pipeline(exporter, max_queue_size=100)
     _end_spans(tracer, 100)
@@ -296,7 +296,7 @@ def test_queue_full_drops_new_spans_and_counts_them_exactly(
     stats = processor.stats()
     assert dict(stats.dropped) == {"queue_full": 800, "shutdown": 200}
     _assert_balanced(stats)
-    messages = [r.getMessage() for r in caplog.records if r.name == "flext_otel.batch"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "flext_otel.export.batch"]
     assert len(messages) == 1
     assert "queue full" in messages[0]
     exporter.release.set()
@@ -362,7 +362,7 @@ def test_failures_are_logged_once_per_outage_and_recovery_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """One WARNING per outage (no traceback), one INFO on recovery, counts exact."""
-    caplog.set_level(logging.INFO, logger="flext_otel.batch")
+    caplog.set_level(logging.INFO, logger="flext_otel.export.batch")
     exporter = MemorySpanExporter("fail")
     processor, tracer, _ = _pipeline(exporter, max_export_batch_size=10)
     for _ in range(5):
@@ -379,7 +379,7 @@ def test_failures_are_logged_once_per_outage_and_recovery_once(
     assert processor.force_flush(5_000) is False
     processor.shutdown(5_000)
 
-    records = [r for r in caplog.records if r.name == "flext_otel.batch"]
+    records = [r for r in caplog.records if r.name == "flext_otel.export.batch"]
     levels = [r.levelname for r in records]
     assert levels == ["WARNING", "INFO", "WARNING"]
     assert all(r.exc_info is None for r in records)
@@ -730,7 +730,7 @@ def test_real_grpc_exporter_to_a_dead_port_fails_fast_logs_once_and_loses_nothin
     """Real OTLP gRPC exporter, nothing listening: no blocking, one warning, exact counts."""
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-    caplog.set_level(logging.INFO, logger="flext_otel.batch")
+    caplog.set_level(logging.INFO, logger="flext_otel.export.batch")
     exporter = OTLPSpanExporter(endpoint=f"127.0.0.1:{_closed_port()}", insecure=True, timeout=0.5)
     processor, tracer, _ = _pipeline(exporter)
     assert _end_spans(tracer, 5_000) < 0.05
@@ -742,7 +742,7 @@ def test_real_grpc_exporter_to_a_dead_port_fails_fast_logs_once_and_loses_nothin
     assert stats.exported == 0
     assert set(stats.dropped) <= {"export_failed", "shutdown"}
     _assert_balanced(stats)
-    records = [r for r in caplog.records if r.name == "flext_otel.batch"]
+    records = [r for r in caplog.records if r.name == "flext_otel.export.batch"]
     assert [r.levelname for r in records] == ["WARNING"]  # one line for the whole outage
     assert records[0].exc_info is None
     for thread in _our_threads():

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from flext_otel.cli import main
+from flext_otel.cli.main import main
 
 
 def test_demo_runs_and_summarises() -> None:

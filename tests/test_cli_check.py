@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from flext_otel.cli import main
-from flext_otel.http import serve_http
+from flext_otel.cli.main import main
 from flext_otel.testing import OtlpReceiver, capture
+from flext_otel.web.server import serve_http
 
 
 @pytest.fixture(autouse=True)

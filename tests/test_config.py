@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from flext_otel.config import OPTIONS, ConfigError, FlextOtelOptions, resolve_options
+from flext_otel.pipeline.options import OPTIONS, FlextOtelOptions, resolve_options
+from flext_otel.support.errors import ConfigError
 
 
 def test_every_option_is_a_field() -> None:

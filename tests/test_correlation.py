@@ -21,9 +21,9 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from flext_otel.correlation import (
+from flext_otel.instrument.logbridge import FlextLoggingHandler
+from flext_otel.pipeline.correlation import (
     BAGGAGE_KEY,
-    CORRELATION_ATTRIBUTE,
     ContextPreservingExecutor,
     attach_extracted,
     correlation_scope,
@@ -34,7 +34,7 @@ from flext_otel.correlation import (
     set_correlation_id,
     validate_correlation_id,
 )
-from flext_otel.logs import FlextLoggingHandler
+from flext_otel.support.keys import CORRELATION_ATTRIBUTE
 
 
 class StampCorrelation(SpanProcessor):

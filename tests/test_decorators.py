@@ -20,7 +20,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from flext_otel.decorators import (
+from flext_otel.instrument.decorators import (
     CALLS_METRIC,
     DURATION_BUCKETS,
     DURATION_METRIC,
@@ -28,7 +28,7 @@ from flext_otel.decorators import (
     flext_monitor_function,
     span,
 )
-from flext_otel.store import MetricPoint, SpanRecord
+from flext_otel.store.telemetry import MetricPoint, SpanRecord
 from flext_otel.testing import Captured, capture
 
 MODULE = __name__
@@ -957,7 +957,7 @@ def test_span_with_a_bad_name_still_runs_the_block_and_warns_once(
 ) -> None:
     """span() never raises on a bad name: the block runs in a span named by the value's
     text, and the mistake is logged once."""
-    from flext_otel import decorators
+    from flext_otel.instrument import decorators
 
     decorators._warned_names.clear()
     with caplog.at_level(logging.WARNING, logger="flext_otel"):

@@ -30,7 +30,7 @@ def _default(value: object) -> str:
 
 def options_table() -> str:
     """The README's configuration table, generated from ``flext_otel.config.OPTIONS``."""
-    from flext_otel.config import OPTIONS
+    from flext_otel.pipeline.options import OPTIONS
 
     rows = [
         "| option (`configure()` keyword) | environment variable | default | meaning |",

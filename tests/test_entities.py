@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flext_otel.entities import (
+from flext_otel.domain.entities import (
     ALERT_STATUSES,
     HEALTH_STATUS_VALUE,
     HEALTH_STATUSES,
@@ -39,7 +39,7 @@ from flext_otel.entities import (
     truncate_text,
     validate_attributes,
 )
-from flext_otel.result import FlextResult
+from flext_otel.domain.result import FlextResult
 
 HUGE = "x" * 10_000_000
 UTC = timezone.utc

@@ -13,8 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from flext_otel.config import ConfigError, SamplingOptions, ScrubbingOptions, resolve_options
-from flext_otel.guardrails import (
+from flext_otel.guardrails.facade import (
     SCRUBBED_KEYS_ATTRIBUTE,
     RateLimitingSampler,
     Scrubber,
@@ -24,7 +23,10 @@ from flext_otel.guardrails import (
     make_span_transform,
     scrub_attributes,
 )
-from flext_otel.store import PipelineCounters
+from flext_otel.guardrails.options import SamplingOptions, ScrubbingOptions
+from flext_otel.pipeline.options import resolve_options
+from flext_otel.support.counters import PipelineCounters
+from flext_otel.support.errors import ConfigError
 from flext_otel.testing import capture
 
 R = "[REDACTED]"
@@ -921,6 +923,6 @@ def test_always_on_head_sampler_is_not_wrapped() -> None:
 )
 def test_plural_secret_keys_and_token_counts(key: str, sensitive: bool) -> None:
     """Plural keys that hold secrets are scrubbed; token counts are not."""
-    from flext_otel.scrubbing import Scrubber
+    from flext_otel.guardrails.scrubbing import Scrubber
 
     assert Scrubber(None).is_sensitive_key(key) is sensitive

@@ -15,10 +15,10 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from flext_otel import http as flext_http
-from flext_otel.entities import FlextHealthCheck
-from flext_otel.http import HttpServerHandle, RequestInfo, register_route, serve_http
+from flext_otel.domain.entities import FlextHealthCheck
 from flext_otel.testing import Captured, capture
+from flext_otel.web import server as flext_http
+from flext_otel.web.server import HttpServerHandle, RequestInfo, register_route, serve_http
 
 Reply = tuple[int, dict[str, str], bytes]
 
@@ -491,15 +491,17 @@ def test_connections_beyond_the_limit_get_503(
 def test_request_noise_never_reaches_stderr(
     server: HttpServerHandle, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Requests and errors are logged at DEBUG on flext_otel.http, not written to stderr."""
-    with caplog.at_level(logging.DEBUG, logger="flext_otel.http"):
+    """Requests and errors are logged at DEBUG on flext_otel.web.server, not written to stderr."""
+    with caplog.at_level(logging.DEBUG, logger="flext_otel.web.server"):
         call(server, "/ready")
         raw(server, b"\x00garbage\r\n\r\n")
     assert capfd.readouterr().err == ""
-    messages = [r.getMessage() for r in caplog.records if r.name == "flext_otel.http"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "flext_otel.web.server"]
     assert any("GET /ready" in m for m in messages)
     assert any("400" in m for m in messages)
-    assert all(r.levelno == logging.DEBUG for r in caplog.records if r.name == "flext_otel.http")
+    assert all(
+        r.levelno == logging.DEBUG for r in caplog.records if r.name == "flext_otel.web.server"
+    )
 
 
 # -- the route registry --------------------------------------------------------------------

@@ -21,11 +21,11 @@ from opentelemetry import trace as trace_api
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from flext_otel import liveview
-from flext_otel.entities import FlextHealthCheck
-from flext_otel.http import HttpServerHandle, register_route, serve_http
-from flext_otel.store import MetricPoint
+from flext_otel.domain.entities import FlextHealthCheck
+from flext_otel.store.telemetry import MetricPoint
 from flext_otel.testing import Captured, capture
+from flext_otel.web import liveview
+from flext_otel.web.server import HttpServerHandle, register_route, serve_http
 
 BASE_NS = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -732,7 +732,7 @@ def test_an_internal_failure_is_500_without_details(
 
 @pytest.fixture
 def routed() -> None:
-    """The live view's route as flext_otel.http registers it at import (re-registering is
+    """The live view's route as flext_otel.web.server registers it at import (re-registering is
     idempotent, and restores it should another test have replaced the '/' route)."""
     register_route("GET", "/", liveview.route, public=liveview.is_public)
 

@@ -27,10 +27,8 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.util.types import Attributes
 
-import flext_otel.logs as logs_module
-from flext_otel import providers
-from flext_otel.correlation import CORRELATION_ATTRIBUTE, correlation_scope
-from flext_otel.logs import (
+import flext_otel.instrument.logbridge as logs_module
+from flext_otel.instrument.logbridge import (
     FlextLoggingHandler,
     JsonFormatter,
     install_logging_handler,
@@ -38,6 +36,9 @@ from flext_otel.logs import (
     structlog_processor,
     uninstall_logging_handler,
 )
+from flext_otel.pipeline import sdk as providers
+from flext_otel.pipeline.correlation import correlation_scope
+from flext_otel.support.keys import CORRELATION_ATTRIBUTE
 
 
 @dataclass
@@ -369,7 +370,7 @@ def test_handler_never_raises_and_reports_failure_once(
     handler = FlextLoggingHandler(logger_provider=FailingProvider())
     logger = _private_logger("failing")
     logger.addHandler(handler)
-    caplog.set_level(logging.WARNING, logger="flext_otel.logs")
+    caplog.set_level(logging.WARNING, logger="flext_otel.instrument.logbridge")
     try:
         logger.error("first")
         logger.error("second")
@@ -377,7 +378,7 @@ def test_handler_never_raises_and_reports_failure_once(
     finally:
         logger.removeHandler(handler)
     assert handler.emit_failures == 3
-    reports = [r for r in caplog.records if r.name == "flext_otel.logs"]
+    reports = [r for r in caplog.records if r.name == "flext_otel.instrument.logbridge"]
     assert len(reports) == 1
     assert "could not emit" in reports[0].getMessage()
 

@@ -51,7 +51,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from flext_otel._otlp_receiver import OtlpReceiver
+from flext_otel.testing.receiver import OtlpReceiver
 
 Signal = Literal["traces", "metrics", "logs"]
 
@@ -672,6 +672,6 @@ def test_stop_leaves_no_thread_running(protocol: Literal["grpc", "http"]) -> Non
 def test_missing_grpc_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without grpcio the module fails to import with a pip install hint for the extra."""
     monkeypatch.setitem(sys.modules, "grpc", None)
-    monkeypatch.delitem(sys.modules, "flext_otel._otlp_receiver")
+    monkeypatch.delitem(sys.modules, "flext_otel.testing.receiver")
     with pytest.raises(ImportError, match=r"pip install 'flext-otel\[test\]'"):
-        importlib.import_module("flext_otel._otlp_receiver")
+        importlib.import_module("flext_otel.testing.receiver")

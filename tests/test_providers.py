@@ -12,10 +12,9 @@ from collections.abc import Iterator
 import pytest
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from flext_otel import providers
-from flext_otel.config import ConfigError
-from flext_otel.exporters import ConsoleTreeSpanExporter, render_trace
-from flext_otel.providers import (
+from flext_otel.export.exporters import ConsoleTreeSpanExporter, render_trace
+from flext_otel.pipeline import sdk as providers
+from flext_otel.pipeline.sdk import (
     PROXY_LOGGER_PROVIDER,
     PROXY_METER_PROVIDER,
     PROXY_TRACER_PROVIDER,
@@ -23,6 +22,7 @@ from flext_otel.providers import (
     configure,
     current,
 )
+from flext_otel.support.errors import ConfigError
 from flext_otel.testing import capture
 
 
@@ -252,7 +252,7 @@ def test_console_exporter_prints_tree() -> None:
 
 
 def provider_record(name: str, *, error: bool) -> object:
-    from flext_otel.store import SpanRecord
+    from flext_otel.store.telemetry import SpanRecord
 
     return SpanRecord(name, 1, 2, None, "internal", 0, 1_000, "error" if error else "unset")
 
@@ -305,7 +305,7 @@ def test_configure_installs_otel_globals_once() -> None:
 
 def test_report_counts_items_a_late_pipeline_still_held_as_lost() -> None:
     """Items a pipeline neither exported nor dropped by the deadline are reported as lost."""
-    from flext_otel.store import PipelineStats
+    from flext_otel.support.counters import PipelineStats
 
     otel = FlextOtel(providers.resolve_options(environ={}, install_globals=False))
     late = PipelineStats(accepted=10, exported=6, dropped={"queue_full": 1})

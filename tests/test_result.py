@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flext_otel.result import FlextResult, UnwrapError
+from flext_otel.domain.result import FlextResult, UnwrapError
 
 
 def test_ok_holds_value() -> None:

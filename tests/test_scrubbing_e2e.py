@@ -201,7 +201,7 @@ def receiver() -> Iterator[OtlpReceiver]:
 def _everything(cap: Captured, rx: OtlpReceiver, console: str, n_spans: int, n_logs: int) -> str:
     rx.wait_for_spans(n_spans, timeout=10.0)
     rx.wait_for_logs(n_logs, timeout=10.0)
-    from flext_otel.http import serve_http
+    from flext_otel.web.server import serve_http
 
     with (
         serve_http(cap.otel, port=0) as server,

@@ -11,8 +11,8 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Status, StatusCode
 
-from flext_otel.processors import StoreSpanProcessor
-from flext_otel.store import RingBuffer, SpanRecord, TelemetryStore
+from flext_otel.pipeline.processors import StoreSpanProcessor
+from flext_otel.store.telemetry import RingBuffer, SpanRecord, TelemetryStore
 
 
 def _provider(store: TelemetryStore) -> TracerProvider:
@@ -188,7 +188,7 @@ def test_trace_with_evicted_parent_promotes_orphans_to_roots() -> None:
 
 def test_logs_queries_and_bad_arguments() -> None:
     """logs() filters by level, trace, correlation ID and text; bad arguments are errors."""
-    from flext_otel.store import LogRecordView
+    from flext_otel.store.telemetry import LogRecordView
 
     store = TelemetryStore()
     tid = int("ab" * 16, 16)
@@ -259,7 +259,7 @@ def test_store_processor_never_raises_and_counts() -> None:
 def test_pipeline_stats_read_every_known_reason_as_zero() -> None:
     """dropped[reason] is 0 for any known reason that has not happened; equality and
     iteration cover only the reasons that occurred."""
-    from flext_otel.store import DROP_REASONS, PipelineStats
+    from flext_otel.support.counters import DROP_REASONS, PipelineStats
 
     stats = PipelineStats(accepted=3, exported=2, dropped={"queue_full": 1, "invalid": 0})
     assert [stats.dropped[reason] for reason in DROP_REASONS] == [1, 0, 0, 0, 0]

@@ -9,9 +9,9 @@ import pytest
 from prometheus_server import PrometheusServer
 from promql import all_expressions, vector_selectors
 
-from flext_otel.cli import Workload
-from flext_otel.http import serve_http
+from flext_otel.cli.main import Workload
 from flext_otel.testing import capture
+from flext_otel.web.server import serve_http
 
 pytestmark = pytest.mark.e2e
 

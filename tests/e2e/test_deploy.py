@@ -240,8 +240,8 @@ def test_compose_build_context_and_dockerfile_copy_sources_exist() -> None:
 
 def test_compose_demo_command_is_accepted_by_the_cli() -> None:
     """The demo service's command parses with flext-otel's own CLI and serves /metrics."""
-    from flext_otel.cli import build_parser
-    from flext_otel.config import resolve_options
+    from flext_otel.cli.main import build_parser
+    from flext_otel.pipeline.options import resolve_options
 
     demo = _services()["demo"]
     command = [str(part) for part in demo["command"]]
@@ -260,7 +260,7 @@ def test_compose_demo_command_is_accepted_by_the_cli() -> None:
 
 def test_compose_demo_command_fails_on_an_unknown_flag() -> None:
     """The CLI check above would catch a flag the CLI does not know."""
-    from flext_otel.cli import build_parser
+    from flext_otel.cli.main import build_parser
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["demo", "--no-such-flag"])

@@ -18,10 +18,10 @@ import pytest
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import Status, StatusCode
 
-from flext_otel import liveview
-from flext_otel.cli import Workload
-from flext_otel.http import HttpServerHandle, register_route, serve_http
+from flext_otel.cli.main import Workload
 from flext_otel.testing import Captured, capture
+from flext_otel.web import liveview
+from flext_otel.web.server import HttpServerHandle, register_route, serve_http
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Request, Route
@@ -85,7 +85,7 @@ class Live:
 @pytest.fixture(scope="module")
 def live() -> Iterator[Live]:
     """A token-guarded server over a pipeline filled by the demo workload plus hostile data."""
-    # flext_otel.http registers the live view at import; re-registering is idempotent and
+    # flext_otel.web.server registers the live view at import; re-registering is idempotent and
     # restores it should another test have replaced the '/' route.
     register_route("GET", "/", liveview.route, public=liveview.is_public)
     with capture(service_name="flext-demo") as cap:

@@ -12,8 +12,8 @@ import pytest
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from flext_otel.config import resolve_options
-from flext_otel.providers import FlextOtel
+from flext_otel.pipeline.options import resolve_options
+from flext_otel.pipeline.sdk import FlextOtel
 
 pytestmark = pytest.mark.e2e
 

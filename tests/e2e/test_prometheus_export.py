@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from prometheus_server import PrometheusServer
 
-from flext_otel.http import HttpServerHandle, serve_http
 from flext_otel.testing import Captured, capture
+from flext_otel.web.server import HttpServerHandle, serve_http
 
 pytestmark = pytest.mark.e2e
 

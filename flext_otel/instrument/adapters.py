@@ -1,0 +1,639 @@
+"""Adapters: record validated FLEXT entities onto OpenTelemetry API objects.
+
+Each adapter receives the OTel API object it writes to (a ``Meter``, a
+``Tracer``, a ``Logger``) and never builds providers. Every ``record`` method
+returns a :class:`~flext_otel.result.FlextResult` holding the recorded entity
+and never raises: a wrong argument type fails with ``INVALID_TYPE``, an
+unexpected error inside OTel with ``RECORD_FAILED``.
+
+Threading: all adapters may be shared between threads. Instrument creation and
+the health registry take a short lock; recording is lock-free in the adapter
+(the SDK does its own locking).
+
+>>> from opentelemetry.metrics import NoOpMeter
+>>> from flext_otel.domain.entities import FlextMetric
+>>> MetricAdapter(NoOpMeter("doc")).record(FlextMetric("orders_total", 1)).is_success
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace as trace_api
+from opentelemetry._logs import Logger, SeverityNumber
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    Status,
+    StatusCode,
+    TraceFlags,
+    Tracer,
+)
+
+from flext_otel.domain.entities import (
+    HEALTH_STATUS_VALUE,
+    FlextAlert,
+    FlextHealthCheck,
+    FlextLogEntry,
+    FlextMetric,
+    FlextTrace,
+    flext_create_trace,
+)
+from flext_otel.domain.result import FlextResult
+from flext_otel.pipeline.correlation import get_correlation_id
+from flext_otel.support.keys import CORRELATION_ATTRIBUTE
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+    from opentelemetry.util.types import Attributes
+
+    from flext_otel.store.telemetry import TelemetryStore
+
+__all__ = [
+    "ALERT_SEVERITY",
+    "LOG_SEVERITY",
+    "SECONDS_BUCKETS",
+    "AlertAdapter",
+    "HealthAdapter",
+    "LogAdapter",
+    "MetricAdapter",
+    "TraceAdapter",
+    "TraceScope",
+    "datetime_from_ns",
+    "datetime_to_ns",
+]
+
+#: Log level -> (OTel severity number, severity text).
+LOG_SEVERITY: Mapping[str, tuple[SeverityNumber, str]] = MappingProxyType(
+    {
+        "trace": (SeverityNumber.TRACE, "TRACE"),
+        "debug": (SeverityNumber.DEBUG, "DEBUG"),
+        "info": (SeverityNumber.INFO, "INFO"),
+        "warning": (SeverityNumber.WARN, "WARNING"),
+        "error": (SeverityNumber.ERROR, "ERROR"),
+        "critical": (SeverityNumber.FATAL, "CRITICAL"),
+    }
+)
+
+#: Alert severity -> (OTel severity number, severity text).
+ALERT_SEVERITY: Mapping[str, tuple[SeverityNumber, str]] = MappingProxyType(
+    {
+        "low": (SeverityNumber.INFO, "INFO"),
+        "medium": (SeverityNumber.WARN, "WARN"),
+        "high": (SeverityNumber.ERROR, "ERROR"),
+        "critical": (SeverityNumber.FATAL, "FATAL"),
+        "emergency": (SeverityNumber.FATAL4, "FATAL4"),
+    }
+)
+
+#: Bucket advice for histograms measured in seconds (request-duration scale).
+SECONDS_BUCKETS: tuple[float, ...] = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_STATUS_CODES = {"ok": StatusCode.OK, "error": StatusCode.ERROR, "unset": StatusCode.UNSET}
+_STATUS_NAMES = {code: name for name, code in _STATUS_CODES.items()}
+# Health ranks: higher is worse; "unknown" sits between degraded and unhealthy.
+_HEALTH_RANK = {"healthy": 0, "degraded": 1, "unknown": 1, "unhealthy": 2}
+
+
+def datetime_to_ns(moment: datetime) -> int:
+    """Nanoseconds since the Unix epoch of an aware ``datetime`` (exact, no float).
+
+    >>> datetime_to_ns(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=timezone.utc))
+    1000005000
+    """
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def datetime_from_ns(ns: int) -> datetime:
+    """The aware UTC ``datetime`` of Unix-epoch nanoseconds (to the microsecond).
+
+    >>> datetime_from_ns(1_000_005_000).isoformat()
+    '1970-01-01T00:00:01.000005+00:00'
+    """
+    return _EPOCH + timedelta(microseconds=ns // 1_000)
+
+
+def _wrong_type(value: object, expected: type[Any]) -> FlextResult[Any]:
+    return FlextResult.fail(
+        f"expected a {expected.__name__}, got {type(value).__name__}", error_code="INVALID_TYPE"
+    )
+
+
+def _failed(what: str, exc: BaseException) -> FlextResult[Any]:
+    return FlextResult.fail(f"recording the {what} failed: {exc!r}"[:1_000], "RECORD_FAILED")
+
+
+def _with_correlation(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``attributes`` plus ``flext.correlation_id`` when one is set (no copy otherwise)."""
+    cid = get_correlation_id()
+    if cid is None:
+        return attributes
+    merged = dict(attributes)
+    merged[CORRELATION_ATTRIBUTE] = cid
+    return merged
+
+
+# -- metrics -----------------------------------------------------------------
+_Record = Callable[[float, "Attributes"], None]
+
+
+class MetricAdapter:
+    """Records :class:`FlextMetric` values on instruments of one ``Meter``.
+
+    One instrument is created per ``(name, metric_type, unit)`` and cached; a
+    ``counter`` is ``Counter.add``, ``up_down_counter`` ``UpDownCounter.add``,
+    ``histogram`` ``Histogram.record`` and ``gauge`` ``Gauge.set``. Tags become
+    the measurement's attributes. Histograms in seconds (unit ``"s"``) get
+    :data:`SECONDS_BUCKETS` as bucket advice.
+
+    OTel instrument names are case-insensitive: recording a name that already
+    has an instrument of another type or unit fails with
+    ``CONFLICTING_INSTRUMENT`` instead of creating a second instrument.
+
+    The hot path is one dict lookup and the instrument call; creation is
+    serialised by a lock.
+    """
+
+    __slots__ = ("_lock", "_meter", "_names", "_record")
+
+    def __init__(self, meter: Meter) -> None:
+        self._meter = meter
+        self._record: dict[tuple[str, str, str], _Record] = {}
+        self._names: dict[str, tuple[str, str, str]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, metric: FlextMetric) -> FlextResult[FlextMetric]:
+        """Record one measurement; the entity itself on success."""
+        if not isinstance(metric, FlextMetric):
+            return _wrong_type(metric, FlextMetric)
+        failed = self.record_valid(metric)
+        return FlextResult(metric) if failed is None else failed
+
+    def record_valid(self, metric: FlextMetric) -> FlextResult[FlextMetric] | None:
+        """Record a :class:`FlextMetric` (not checked); None on success, else the failure.
+
+        The hot path of :meth:`record` and of the simple API, which already holds
+        a successful result for the entity and need not build another.
+        """
+        try:
+            record = self._record.get((metric.name, metric.metric_type, metric.unit))
+            if record is None:
+                found = self._instrument(metric)
+                if isinstance(found, FlextResult):
+                    return found
+                record = found
+            record(metric.value, metric.tags)
+            return None
+        except Exception as exc:  # an SDK failure must not escape
+            return _failed("metric", exc)
+
+    def instruments(self) -> dict[str, tuple[str, str]]:
+        """Every instrument created so far: name -> ``(metric_type, unit)``."""
+        with self._lock:
+            return {name: (kind, unit) for name, kind, unit in self._names.values()}
+
+    def _instrument(self, metric: FlextMetric) -> _Record | FlextResult[FlextMetric]:
+        key = (metric.name, metric.metric_type, metric.unit)
+        with self._lock:
+            existing = self._record.get(key)
+            if existing is not None:
+                return existing
+            known = self._names.get(metric.name.lower())
+            if known is not None and known[1:] != key[1:]:
+                name, kind, unit = known
+                return FlextResult.fail(
+                    f"metric {metric.name!r} conflicts with instrument {name!r}, a {kind} "
+                    f"with unit {unit!r}; it cannot also be a {metric.metric_type} "
+                    f"with unit {metric.unit!r}",
+                    error_code="CONFLICTING_INSTRUMENT",
+                )
+            record = self._create(*key)
+            self._names.setdefault(metric.name.lower(), key)
+            self._record[key] = record
+            return record
+
+    def _create(self, name: str, kind: str, unit: str) -> _Record:
+        meter = self._meter
+        if kind == "counter":
+            return meter.create_counter(name, unit=unit).add
+        if kind == "up_down_counter":
+            return meter.create_up_down_counter(name, unit=unit).add
+        if kind == "histogram":
+            advice = SECONDS_BUCKETS if unit == "s" else None
+            histogram = meter.create_histogram(
+                name, unit=unit, explicit_bucket_boundaries_advisory=advice
+            )
+            return histogram.record
+        if kind == "gauge":
+            return meter.create_gauge(name, unit=unit).set
+        raise ValueError(f"unknown metric type {kind!r}")
+
+
+# -- traces ------------------------------------------------------------------
+def _remote_parent(trace: FlextTrace) -> otel_context.Context | None:
+    """A context whose span is the entity's (remote, sampled) parent, if it names one."""
+    if trace.trace_id is None or trace.parent_span_id is None:
+        return None
+    parent = SpanContext(
+        trace_id=int(trace.trace_id, 16),
+        span_id=int(trace.parent_span_id, 16),
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    )
+    return trace_api.set_span_in_context(NonRecordingSpan(parent))
+
+
+def _ids_of(span: Span) -> tuple[str, str, str | None] | None:
+    """``(trace_id, span_id, parent_span_id)`` as hex, or None for an invalid span."""
+    ctx = span.get_span_context()
+    if not ctx.is_valid:
+        return None
+    parent = getattr(span, "parent", None)
+    parent_id = parent.span_id if isinstance(parent, SpanContext) and parent.is_valid else None
+    return (
+        format(ctx.trace_id, "032x"),
+        format(ctx.span_id, "016x"),
+        None if parent_id is None else format(parent_id, "016x"),
+    )
+
+
+class TraceAdapter:
+    """Turns :class:`FlextTrace` entities into real spans of one ``Tracer``.
+
+    :meth:`record` replays a finished operation: a span with the entity's
+    start and end times, status and attributes. Its parent is the remote span
+    named by ``trace_id`` + ``parent_span_id`` when both are given, else the
+    span of the current context. A ``trace_id`` alone cannot be imposed on a
+    new root span (the SDK assigns IDs); the returned entity always carries the
+    IDs the SDK assigned.
+
+    :meth:`trace_scope` is the live form: a context manager around the work.
+    """
+
+    __slots__ = ("_tracer",)
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+
+    def record(self, trace: FlextTrace) -> FlextResult[FlextTrace]:
+        """Emit the span; the entity with the SDK's trace, span and parent IDs."""
+        if not isinstance(trace, FlextTrace):
+            return _wrong_type(trace, FlextTrace)
+        try:
+            span = self._tracer.start_span(
+                trace.operation,
+                context=_remote_parent(trace),
+                attributes=trace.attributes,
+                start_time=datetime_to_ns(trace.start_time),
+            )
+            if trace.status != "unset":
+                span.set_status(Status(_STATUS_CODES[trace.status]))
+            span.end(end_time=datetime_to_ns(trace.end_time))
+            ids = _ids_of(span)
+            if ids is None:  # a no-op tracer: nothing was assigned
+                return FlextResult.ok(trace)
+            trace_id, span_id, parent_id = ids
+            return FlextResult.ok(
+                dataclasses.replace(
+                    trace, trace_id=trace_id, span_id=span_id, parent_span_id=parent_id
+                )
+            )
+        except Exception as exc:  # never raise into the caller
+            return _failed("trace", exc)
+
+    def trace_scope(self, operation: str, **attributes: Any) -> TraceScope:
+        """A context manager that runs its block in a new current span.
+
+        ``with adapter.trace_scope("charge", order=42) as span:`` yields the
+        running OTel span; after the block ``scope.result`` holds the
+        :class:`FlextTrace` of the finished span (see :class:`TraceScope`).
+        """
+        return TraceScope(self._tracer, operation, attributes)
+
+
+class TraceScope:
+    """The live span of :meth:`TraceAdapter.trace_scope`; usable once.
+
+    Entering validates ``operation`` and the attributes, starts a span as the
+    current one and yields it. An exception leaving the block is recorded on
+    the span (status ``ERROR``) and propagates. On exit :attr:`result` holds
+    ``FlextResult[FlextTrace]`` built from the finished span (IDs, times,
+    status, attributes). Invalid input never raises: the block runs with a
+    non-recording span and :attr:`result` holds the validation failure.
+
+    >>> from opentelemetry.trace import NoOpTracer
+    >>> scope = TraceAdapter(NoOpTracer()).trace_scope("")
+    >>> with scope as span:
+    ...     span.is_recording()
+    False
+    >>> scope.result.error_code
+    'INVALID_NAME'
+    """
+
+    __slots__ = ("_attributes", "_operation", "_token", "_tracer", "result", "span")
+
+    def __init__(self, tracer: Tracer, operation: str, attributes: Mapping[str, Any]) -> None:
+        self._tracer = tracer
+        self._operation = operation
+        self._attributes = attributes
+        self._token: object = None
+        self.span: Span = trace_api.INVALID_SPAN
+        self.result: FlextResult[FlextTrace] | None = None
+
+    def __enter__(self) -> Span:
+        if self._token is not None or self.result is not None:
+            self.result = FlextResult.fail("a trace scope can be entered once", "INVALID_STATE")
+            return trace_api.INVALID_SPAN
+        checked = flext_create_trace(self._operation, attributes=self._attributes)
+        if checked.is_failure or checked.value is None:
+            self.result = checked
+            return trace_api.INVALID_SPAN
+        try:
+            entity = checked.value
+            self.span = self._tracer.start_span(entity.operation, attributes=entity.attributes)
+            self._token = otel_context.attach(trace_api.set_span_in_context(self.span))
+        except Exception as exc:  # never raise into the caller's block
+            self.result = _failed("trace", exc)
+        return self.span
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        token, self._token = self._token, None
+        if token is None:
+            return
+        span = self.span
+        try:
+            if exc is not None and span.is_recording():
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            span.end()
+        except Exception as error:  # never mask the block's own outcome
+            self.result = _failed("trace", error)
+        finally:
+            otel_context.detach(token)  # type: ignore[arg-type]
+        if self.result is None:
+            self.result = _finished(span)
+
+
+def _finished(span: Span) -> FlextResult[FlextTrace]:
+    """The :class:`FlextTrace` of an ended span (SDK spans expose their data)."""
+    try:
+        ids = _ids_of(span)
+        name = getattr(span, "name", None)
+        start = getattr(span, "start_time", None)
+        end = getattr(span, "end_time", None)
+        if ids is None or not isinstance(start, int) or not isinstance(end, int):
+            return FlextResult.fail("the span was not recorded (no-op tracer)", "NOT_RECORDED")
+        status = getattr(span, "status", None)
+        code = status.status_code if isinstance(status, Status) else StatusCode.UNSET
+        attributes = getattr(span, "attributes", None) or {}
+        return FlextResult.from_callable(
+            lambda: FlextTrace(
+                name if isinstance(name, str) else "",
+                trace_id=ids[0],
+                span_id=ids[1],  # the SDK's: only the entity itself takes a span ID
+                parent_span_id=ids[2],
+                attributes=dict(attributes),
+                start_time=datetime_from_ns(start),
+                end_time=datetime_from_ns(end),
+                status=_STATUS_NAMES[code],
+            ),
+            error_code="INVALID_TRACE",
+        )
+    except Exception as exc:
+        return _failed("trace", exc)
+
+
+# -- logs --------------------------------------------------------------------
+class LogAdapter:
+    """Emits :class:`FlextLogEntry` entities as OTel log records on one ``Logger``.
+
+    Each record carries the level's severity number and text
+    (:data:`LOG_SEVERITY`), the message as body, the context as attributes,
+    the entry's timestamp, ``flext.correlation_id`` when one is set, and the
+    current OTel context, so the SDK fills in the active trace and span IDs.
+    """
+
+    __slots__ = ("_logger",)
+
+    def __init__(self, logger: Logger) -> None:
+        self._logger = logger
+
+    def record(self, entry: FlextLogEntry) -> FlextResult[FlextLogEntry]:
+        """Emit the log record; the entry itself on success."""
+        if not isinstance(entry, FlextLogEntry):
+            return _wrong_type(entry, FlextLogEntry)
+        try:
+            number, text = LOG_SEVERITY[entry.level]
+            self._logger.emit(
+                timestamp=datetime_to_ns(entry.timestamp),
+                observed_timestamp=time.time_ns(),
+                context=otel_context.get_current(),
+                severity_number=number,
+                severity_text=text,
+                body=entry.message,
+                attributes=_with_correlation(entry.context),
+            )
+            return FlextResult.ok(entry)
+        except Exception as exc:
+            return _failed("log entry", exc)
+
+
+# -- alerts ------------------------------------------------------------------
+class AlertAdapter:
+    """Records :class:`FlextAlert` entities on every signal.
+
+    * a log record with ``event_name="flext.alert"``, severity from
+      :data:`ALERT_SEVERITY`, the message as body and the attributes
+      ``alert.title``, ``alert.severity``, ``alert.status``, ``alert.id`` plus
+      the tags (and ``flext.correlation_id`` when set);
+    * an event ``flext.alert`` with the same attributes on the current span,
+      when it is recording;
+    * one increment of the counter ``flext.alerts`` (unit ``1``) with the
+      attributes ``severity`` and ``status``;
+    * the alert itself in ``store`` (when given).
+    """
+
+    __slots__ = ("_counter", "_logger", "_store")
+
+    def __init__(self, logger: Logger, meter: Meter, store: TelemetryStore | None = None) -> None:
+        self._logger = logger
+        self._store = store
+        self._counter = meter.create_counter(
+            "flext.alerts", unit="1", description="Alerts raised, by severity and status"
+        )
+
+    def record(self, alert: FlextAlert) -> FlextResult[FlextAlert]:
+        """Emit the alert on logs, the current span and the counter; store it."""
+        if not isinstance(alert, FlextAlert):
+            return _wrong_type(alert, FlextAlert)
+        try:
+            attributes: dict[str, Any] = dict(alert.tags)
+            attributes["alert.title"] = alert.title
+            attributes["alert.severity"] = alert.severity
+            attributes["alert.status"] = alert.status
+            attributes["alert.id"] = alert.id
+            number, text = ALERT_SEVERITY[alert.severity]
+            self._logger.emit(
+                timestamp=datetime_to_ns(alert.created_at),
+                observed_timestamp=time.time_ns(),
+                context=otel_context.get_current(),
+                severity_number=number,
+                severity_text=text,
+                body=alert.message,
+                attributes=_with_correlation(attributes),
+                event_name="flext.alert",
+            )
+            span = trace_api.get_current_span()
+            if span.is_recording():
+                span.add_event("flext.alert", attributes)
+            self._counter.add(1, {"severity": alert.severity, "status": alert.status})
+            if self._store is not None:
+                self._store.add_alert(alert)
+            return FlextResult.ok(alert)
+        except Exception as exc:
+            return _failed("alert", exc)
+
+
+# -- health ------------------------------------------------------------------
+class HealthAdapter:
+    """The latest health result per component, observed and logged.
+
+    * a thread-safe registry: :meth:`components`, :meth:`overall`,
+      :meth:`latest`;
+    * the observable gauge ``flext.health.status`` with one point per
+      component (attribute ``component``; values from
+      :data:`~flext_otel.entities.HEALTH_STATUS_VALUE`: 1 healthy, 0.5
+      degraded, 0 unhealthy, -1 unknown);
+    * a log record ``event_name="flext.health.change"`` when a component's
+      status changes: ``WARN`` when it got worse or stayed unwell, ``INFO``
+      when it improved. A component never seen before counts as ``unknown``,
+      so a first ``healthy`` result logs INFO and a first ``unhealthy`` WARN;
+    * every result in ``store`` (when given).
+    """
+
+    __slots__ = ("__weakref__", "_gauge", "_latest", "_lock", "_logger", "_store")
+
+    def __init__(self, meter: Meter, logger: Logger, store: TelemetryStore | None = None) -> None:
+        self._logger = logger
+        self._store = store
+        self._latest: dict[str, FlextHealthCheck] = {}
+        self._lock = threading.Lock()
+        self._gauge = meter.create_observable_gauge(
+            "flext.health.status",
+            callbacks=[self._observe],
+            # no unit: a "1" unit makes Prometheus exporters append "_ratio"
+            description="Component health: 1 healthy, 0.5 degraded, 0 unhealthy, -1 unknown",
+        )
+
+    def record(self, check: FlextHealthCheck) -> FlextResult[FlextHealthCheck]:
+        """Make ``check`` the latest result of its component; the check on success."""
+        if not isinstance(check, FlextHealthCheck):
+            return _wrong_type(check, FlextHealthCheck)
+        try:
+            with self._lock:
+                previous = self._latest.get(check.component)
+                self._latest[check.component] = check
+            if self._store is not None:
+                self._store.add_health_check(check)
+            before = "unknown" if previous is None else previous.status
+            if before != check.status:
+                self._log_change(check, before)
+            return FlextResult.ok(check)
+        except Exception as exc:
+            return _failed("health check", exc)
+
+    def latest(self, component: str) -> FlextHealthCheck | None:
+        """The latest result of ``component``, or None."""
+        with self._lock:
+            return self._latest.get(component)
+
+    def components(self) -> dict[str, dict[str, str]]:
+        """``{component: {"status", "message", "checked_at"}}``, sorted by component."""
+        with self._lock:
+            checks = sorted(self._latest.items())
+        return {
+            name: {
+                "status": check.status,
+                "message": check.message,
+                "checked_at": check.created_at.isoformat(),
+            }
+            for name, check in checks
+        }
+
+    def overall(self) -> str:
+        """``unknown`` with no checks, ``healthy`` when all are, ``unhealthy`` when
+        any is, else ``degraded``."""
+        with self._lock:
+            statuses = {check.status for check in self._latest.values()}
+        if not statuses:
+            return "unknown"
+        if statuses == {"healthy"}:
+            return "healthy"
+        if "unhealthy" in statuses:
+            return "unhealthy"
+        return "degraded"
+
+    def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        try:
+            with self._lock:
+                checks = list(self._latest.values())
+            return [
+                Observation(HEALTH_STATUS_VALUE[c.status], {"component": c.component})
+                for c in checks
+            ]
+        except Exception:  # a collection callback must never raise into the SDK
+            return []
+
+    def _log_change(self, check: FlextHealthCheck, before: str) -> None:
+        better = _HEALTH_RANK[check.status] < _HEALTH_RANK[before]
+        number, text = (SeverityNumber.INFO, "INFO") if better else (SeverityNumber.WARN, "WARN")
+        body = f"{check.component} is {check.status} (was {before})"
+        if check.message:
+            body = f"{body}: {check.message}"
+        self._logger.emit(
+            timestamp=datetime_to_ns(check.created_at),
+            observed_timestamp=time.time_ns(),
+            context=otel_context.get_current(),
+            severity_number=number,
+            severity_text=text,
+            body=body,
+            attributes=_with_correlation(
+                {
+                    "health.component": check.component,
+                    "health.status": check.status,
+                    "health.previous_status": before,
+                }
+            ),
+            event_name="flext.health.change",
+        )

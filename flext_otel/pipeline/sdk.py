@@ -1,0 +1,795 @@
+"""``configure()`` and :class:`FlextOtel`: the one place that assembles the SDK.
+
+A :class:`FlextOtel` owns a tracer, meter and logger provider sharing one
+``Resource``, the in-memory :class:`~flext_otel.store.TelemetryStore`, and the
+export pipelines chosen by the options. ``configure()`` installs flext's *proxy*
+providers as the OTel globals once per process; the proxies forward to whichever
+``FlextOtel`` is current (a test's ``capture()``, else the configured one, else an
+embedded default), so tracers and meters obtained before a reconfiguration follow
+it without touching any OTel private attribute.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import functools
+import logging
+import multiprocessing.util
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from opentelemetry import _logs as logs_api
+from opentelemetry import metrics as metrics_api
+from opentelemetry import trace as trace_api
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
+from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    InMemoryMetricReader,
+    MetricReader,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider, sampling
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.version import __version__ as sdk_version
+
+from flext_otel.export.exporters import (
+    ConsoleTreeSpanExporter,
+    metric_points,
+    otlp_log_exporter,
+    otlp_metric_exporter,
+    otlp_span_exporter,
+    prometheus_available,
+    prometheus_reader,
+)
+from flext_otel.guardrails.facade import Guardrails, guardrails_for
+from flext_otel.pipeline.options import FlextOtelOptions, resolve_options
+from flext_otel.pipeline.processors import (
+    CorrelatedStoreSpanProcessor,
+    CorrelationLogProcessor,
+    CorrelationSpanProcessor,
+    StoreLogProcessor,
+    StoreSpanProcessor,
+)
+from flext_otel.pipeline.proxies import (
+    PROXY_LOGGER_PROVIDER,
+    PROXY_METER_PROVIDER,
+    PROXY_TRACER_PROVIDER,
+    SWITCH,
+    ProxyLoggerProvider,
+    ProxyMeterProvider,
+    ProxyTracerProvider,
+)
+from flext_otel.store.telemetry import TelemetryStore
+from flext_otel.support.counters import DROP_REASONS, PipelineCounters, PipelineStats
+
+_logger = logging.getLogger("flext_otel")
+
+PACKAGE_VERSION = "0.1.0"
+EXIT_TIMEOUT_MILLIS = 10_000
+
+
+# -- reports ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShutdownReport:
+    """What ``FlextOtel.shutdown()`` delivered and lost.
+
+    ``lost`` counts items that never reached a destination they were meant for
+    (queue full, failed export, cut off by the deadline, internal failure);
+    items sampled out, or evicted from the in-memory ring buffer by newer ones,
+    are not lost.
+    """
+
+    lost: int
+    ok: bool
+    pipelines: Mapping[str, PipelineStats]
+    timed_out: tuple[str, ...] = ()
+    evicted: int = 0
+
+    def __str__(self) -> str:
+        late = f"; did not finish in time: {', '.join(self.timed_out)}" if self.timed_out else ""
+        if self.lost == 0:
+            return f"nothing lost{late}"
+        parts = [
+            f"{key} {reason}={count}"
+            for key, stats in self.pipelines.items()
+            for reason, count in sorted(stats.dropped.items())
+            if count and reason != "sampled_out"
+        ]
+        noun = "item" if self.lost == 1 else "items"
+        return f"{self.lost} {noun} lost: {', '.join(parts)}{late}"
+
+
+# -- helpers ----------------------------------------------------------------
+
+
+def _run_bounded(func: Callable[[], object], timeout_s: float, name: str) -> tuple[bool, bool]:
+    """Run ``func`` in a daemon thread within ``timeout_s``: ``(finished, succeeded)``.
+
+    ``succeeded`` is False when it raised or returned False.
+    """
+    outcome: list[object] = []
+
+    def target() -> None:
+        try:
+            outcome.append(func())
+        except Exception as exc:
+            _logger.warning("%s failed: %r", name, exc)
+            outcome.append(False)
+
+    worker = threading.Thread(target=target, name=f"flext-otel-{name}", daemon=True)
+    worker.start()
+    worker.join(max(timeout_s, 0.0))
+    if worker.is_alive():
+        return False, False
+    return True, bool(outcome) and outcome[0] is not False
+
+
+def build_resource(options: FlextOtelOptions) -> Resource:
+    """The resource every signal shares: service, environment, SDK and distro."""
+    attributes: dict[str, Any] = {
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.sdk.version": sdk_version,
+        "telemetry.distro.name": "flext-otel",
+        "telemetry.distro.version": PACKAGE_VERSION,
+    }
+    attributes.update(options.resource_attributes)
+    attributes["service.name"] = options.service_name
+    if options.service_version:
+        attributes["service.version"] = options.service_version
+    if options.environment:
+        attributes["deployment.environment.name"] = options.environment
+    return Resource(attributes)
+
+
+def build_sampler(options: FlextOtelOptions) -> sampling.Sampler:
+    """The head sampler named by ``OTEL_TRACES_SAMPLER`` / ``_ARG``."""
+    ratio = 1.0 if options.sampler_arg is None else options.sampler_arg
+    name = options.sampler
+    root: sampling.Sampler
+    if name.endswith("always_off"):
+        root = sampling.ALWAYS_OFF
+    elif name.endswith("traceidratio"):
+        root = sampling.TraceIdRatioBased(ratio)
+    else:
+        root = sampling.ALWAYS_ON
+    return sampling.ParentBased(root) if name.startswith("parentbased_") else root
+
+
+def _span_limits(options: FlextOtelOptions) -> SpanLimits:
+    count = options.span_attribute_count_limit
+    return SpanLimits(
+        max_attributes=options.attribute_count_limit,
+        max_span_attributes=count if count is not None else options.attribute_count_limit,
+        max_events=options.span_event_count_limit,
+        max_links=options.span_link_count_limit,
+        max_event_attributes=options.attribute_count_limit,
+        max_link_attributes=options.attribute_count_limit,
+        max_attribute_length=options.attribute_value_length_limit,
+        max_span_attribute_length=options.attribute_value_length_limit,
+    )
+
+
+class _Component:
+    """A pipeline part with bounded flush/shutdown and optional stats."""
+
+    __slots__ = ("flush", "key", "name", "stage", "stats", "stop")
+
+    def __init__(
+        self,
+        name: str,
+        flush: Callable[[int], object],
+        stop: Callable[[int], object],
+        key: str | None = None,
+        stats: Callable[[], PipelineStats] | None = None,
+        stage: int = 1,
+    ) -> None:
+        self.name = name
+        self.flush = flush
+        self.stop = stop
+        self.key = key
+        self.stats = stats
+        self.stage = stage  # parts of a lower stage feed the others: they flush first
+
+
+def _run_stages(
+    components: Sequence[_Component], call: Callable[[_Component, int], object], deadline: float
+) -> tuple[list[str], bool]:
+    """Run ``call`` on every component, stage by stage, the parts of one stage in parallel.
+
+    Every part gets 90 % of the time left until ``deadline``, so one stuck exporter
+    cannot eat the budget of the others, and a part cut off at its own deadline
+    still counts what it dropped before the caller's deadline. Returns the names
+    of the parts that did not finish in time and whether every part that finished
+    succeeded.
+    """
+    late: list[str] = []
+    succeeded = True
+    for stage in sorted({c.stage for c in components}):
+        outcomes: dict[str, list[object]] = {}
+        workers: list[tuple[_Component, threading.Thread]] = []
+        budget = max(int((deadline - time.monotonic()) * 900), 1)
+        for component in (c for c in components if c.stage == stage):
+            box: list[object] = []
+            outcomes[component.name] = box
+
+            def target(
+                c: _Component = component, out: list[object] = box, ms: int = budget
+            ) -> None:
+                try:
+                    out.append(call(c, ms))
+                except Exception as exc:
+                    _logger.warning("%s failed: %r", c.name, exc)
+                    out.append(False)
+
+            worker = threading.Thread(
+                target=target, name=f"flext-otel-{component.name}", daemon=True
+            )
+            worker.start()
+            workers.append((component, worker))
+        for component, worker in workers:
+            worker.join(max(deadline - time.monotonic(), 0.0))
+            if worker.is_alive():
+                late.append(component.name)
+            elif outcomes[component.name][:1] == [False]:
+                succeeded = False
+    return late, succeeded
+
+
+# -- the handle -------------------------------------------------------------
+
+
+class FlextOtel:
+    """A configured telemetry pipeline: providers, store, exporters and counters.
+
+    Build one with :func:`configure` (global) or ``flext_otel.testing()``
+    (private). Every resource-holding part is flushed and shut down with a
+    deadline shared across pipelines.
+    """
+
+    def __init__(self, options: FlextOtelOptions) -> None:
+        self.options = options
+        self.store = TelemetryStore(
+            options.store_capacity,
+            spans_capacity=options.capacity("spans"),
+            logs_capacity=options.capacity("logs"),
+            alerts_capacity=options.capacity("alerts"),
+            health_capacity=options.capacity("health"),
+        )
+        self.resource = build_resource(options)
+        self.prometheus_registry: Any = None
+        self._components: list[_Component] = []
+        self._shutdown_lock = threading.Lock()
+        self._report: ShutdownReport | None = None
+        self._health_adapter: Any = None
+        self._closers: list[Callable[[], object]] = []
+        self.created_at_ns = time.time_ns()
+        self._provider_shutdowns: list[Callable[[], object]] = []
+        if options.sdk_disabled:
+            self.tracer_provider: trace_api.TracerProvider = trace_api.NoOpTracerProvider()
+            self.meter_provider: metrics_api.MeterProvider = metrics_api.NoOpMeterProvider()
+            self.logger_provider: logs_api.LoggerProvider = logs_api.NoOpLoggerProvider()
+            return
+        tracer_provider = self._build_traces()
+        logger_provider = self._build_logs()
+        self.tracer_provider = tracer_provider
+        self.meter_provider = self._build_metrics()
+        self.logger_provider = logger_provider
+        self._provider_shutdowns = [tracer_provider.shutdown, logger_provider.shutdown]
+        self._observe_pipelines()
+        # a multiprocessing child leaves through os._exit (no atexit): flush it there
+        multiprocessing.util.register_after_fork(self, _shutdown_in_child)
+
+    # -- assembly ---------------------------------------------------------
+    def _counters(self, key: str, depth: Callable[[], int] | None = None) -> PipelineCounters:
+        return PipelineCounters(key, depth)
+
+    @property
+    def guardrails(self) -> Guardrails:
+        """Scrubbing, sampling, limit and cardinality guardrails of this pipeline."""
+        return guardrails_for(self)
+
+    def _span_transform(self, count: bool = False) -> Any:
+        """The span transform of the guardrails (scrubbing), or None.
+
+        ``count`` makes it count scrubbed and truncated values too: only the
+        store's transform does, so every span is counted once.
+        """
+        return self.guardrails.span_transform(count=count)
+
+    def _build_traces(self) -> TracerProvider:
+        opts = self.options
+        guards = self.guardrails
+        provider = TracerProvider(
+            sampler=guards.sampler(build_sampler(opts)),
+            resource=self.resource,
+            shutdown_on_exit=False,
+            span_limits=_span_limits(opts),
+            meter_provider=metrics_api.NoOpMeterProvider(),
+        )
+        tail = guards.tail_processor()
+        if tail is not None:  # else the store processor stamps the correlation ID itself
+            provider.add_span_processor(CorrelationSpanProcessor())
+        if guards.sampler_counters is not None:
+            sampler_stats = guards.sampler_counters.snapshot
+            self._components.append(
+                _Component(
+                    "traces:sampler",
+                    lambda t: True,
+                    lambda t: True,
+                    "traces:sampler",
+                    sampler_stats,
+                )
+            )
+        add = provider.add_span_processor if tail is None else tail.add_child
+        if tail is not None:  # store and exporters see only the traces it keeps
+            provider.add_span_processor(tail)
+            self._add_component("traces:tail_sampler", tail, stats=tail.stats, stage=0)
+        store_class = StoreSpanProcessor if tail is not None else CorrelatedStoreSpanProcessor
+        store_processor = store_class(self.store, self._span_transform(count=True))
+        add(store_processor)
+        self._add_component("traces:store", store_processor, stats=store_processor.stats)
+        for name in opts.traces_exporter:
+            if name == "console":
+                exporter = guards.console_span_exporter(ConsoleTreeSpanExporter())
+                console = SimpleSpanProcessor(exporter)
+                add(console)
+                self._add_component("traces:console", console)
+            elif name == "otlp":
+                processor = self._batch_spans(opts)
+                add(processor)
+                self._add_component("traces:otlp", processor, stats=processor.stats)
+        return provider
+
+    def _batch_spans(self, opts: FlextOtelOptions) -> Any:
+        from flext_otel.export.batch import BatchSpanExportProcessor
+
+        otlp = opts.otlp("traces")
+        return BatchSpanExportProcessor(
+            otlp_span_exporter(otlp),
+            self._counters("traces:otlp"),
+            max_queue_size=opts.bsp_max_queue_size,
+            schedule_delay_ms=opts.bsp_schedule_delay_ms,
+            max_export_batch_size=opts.bsp_max_export_batch_size,
+            export_timeout_ms=opts.bsp_export_timeout_ms,
+            transform=self._span_transform(),
+            exporter_factory=lambda: otlp_span_exporter(otlp),
+        )
+
+    def _build_metrics(self) -> MeterProvider:
+        opts = self.options
+        cardinality = self.guardrails.cardinality
+        limits = cardinality.cardinality_limits()
+        store_reader = InMemoryMetricReader(
+            preferred_aggregation=cardinality.counting_aggregation(), cardinality_limits=limits
+        )
+        read_points = metric_points(store_reader)
+
+        def safe_points() -> list[Any]:
+            try:
+                return read_points()
+            except Exception:  # a shut-down reader reads as empty
+                return []
+
+        self.store.set_metric_source(safe_points)
+        readers: list[MetricReader] = [store_reader]
+        if "prometheus" in opts.metrics_exporter or prometheus_available():
+            reader, self.prometheus_registry = prometheus_reader(limits)
+            readers.append(reader)
+        for name in opts.metrics_exporter:
+            if name == "otlp":
+                from flext_otel.export.batch import CountingMetricExporter
+
+                counters = self._counters("metrics:otlp")
+                exporter = CountingMetricExporter(
+                    otlp_metric_exporter(opts.otlp("metrics")), counters
+                )
+                periodic = PeriodicExportingMetricReader(
+                    exporter,
+                    export_interval_millis=opts.metric_export_interval_ms,
+                    export_timeout_millis=opts.metric_export_timeout_ms,
+                    cardinality_limits=limits,
+                )
+                readers.append(periodic)
+                self._components.append(
+                    _Component(
+                        "metrics:otlp",
+                        lambda t: True,
+                        lambda t: True,
+                        "metrics:otlp",
+                        counters.snapshot,
+                    )
+                )
+            elif name == "console":
+                readers.append(
+                    PeriodicExportingMetricReader(
+                        ConsoleMetricExporter(),
+                        export_interval_millis=opts.metric_export_interval_ms,
+                        cardinality_limits=limits,
+                    )
+                )
+        provider = MeterProvider(
+            metric_readers=readers,
+            resource=self.resource,
+            shutdown_on_exit=False,
+            views=cardinality.views(),
+        )
+        self._components.append(
+            _Component(
+                "metrics",
+                provider.force_flush,
+                provider.shutdown,
+            )
+        )
+        self._components.append(
+            _Component(
+                "metrics:cardinality",
+                lambda t: True,
+                lambda t: True,
+                "metrics:cardinality",
+                cardinality.stats,
+            )
+        )
+        return provider
+
+    def _build_logs(self) -> LoggerProvider:
+        opts = self.options
+        provider = LoggerProvider(
+            resource=self.resource,
+            shutdown_on_exit=False,
+            meter_provider=metrics_api.NoOpMeterProvider(),
+            log_record_limits=LogRecordLimits(
+                max_attributes=opts.attribute_count_limit,
+                max_attribute_length=opts.attribute_value_length_limit,
+            ),
+        )
+        provider.add_log_record_processor(CorrelationLogProcessor())
+        # scrubs in place, ahead of the store and every exporter (console included)
+        provider.add_log_record_processor(self.guardrails.log_processor())
+        store_processor = StoreLogProcessor(self.store, self._log_transforms())
+        provider.add_log_record_processor(store_processor)
+        self._add_component("logs:store", store_processor, stats=store_processor.stats)
+        for name in opts.logs_exporter:
+            if name == "console":
+                console = SimpleLogRecordProcessor(ConsoleLogRecordExporter())
+                provider.add_log_record_processor(console)
+                self._add_component("logs:console", console)
+            elif name == "otlp":
+                from flext_otel.export.batch import BatchLogExportProcessor
+
+                otlp = opts.otlp("logs")
+                processor = BatchLogExportProcessor(
+                    otlp_log_exporter(otlp),
+                    self._counters("logs:otlp"),
+                    max_queue_size=opts.blrp_max_queue_size,
+                    schedule_delay_ms=opts.blrp_schedule_delay_ms,
+                    max_export_batch_size=opts.blrp_max_export_batch_size,
+                    export_timeout_ms=opts.blrp_export_timeout_ms,
+                    transforms=self._log_transforms(),
+                    exporter_factory=functools.partial(otlp_log_exporter, otlp),
+                )
+                provider.add_log_record_processor(processor)
+                self._add_component("logs:otlp", processor, stats=processor.stats)
+        return provider
+
+    def _log_transforms(self) -> Sequence[Any]:
+        """Per-consumer log transforms: none, as the guardrails' log processor runs first
+        and redacts each record in place for the store and every exporter."""
+        return ()
+
+    def _add_component(
+        self,
+        key: str,
+        part: Any,
+        stats: Callable[[], PipelineStats] | None = None,
+        stage: int = 1,
+    ) -> None:
+        def flush(timeout_millis: int) -> object:
+            return part.force_flush(timeout_millis)
+
+        def stop(timeout_millis: int) -> object:
+            try:
+                return part.shutdown(timeout_millis)
+            except TypeError:  # SDK parts take no timeout; the caller bounds them
+                return part.shutdown()
+
+        self._components.append(_Component(key, flush, stop, key, stats, stage))
+
+    def add_closer(self, close: Callable[[], object]) -> None:
+        """Run ``close`` at shutdown (for servers bound to this pipeline)."""
+        self._closers.append(close)
+
+    def _observe_pipelines(self) -> None:
+        """Expose the pipeline counters as ``flext.pipeline.*`` observable counters.
+
+        Every reason of ``flext.pipeline.dropped`` is reported (zero included) so
+        rates and alerts have a series from the start.
+        """
+        meter = self.meter_provider.get_meter("flext_otel.pipeline", PACKAGE_VERSION)
+
+        def labelled(stats_key: str) -> dict[str, str]:
+            signal, _, exporter = stats_key.partition(":")
+            return {"signal": signal, "exporter": exporter}
+
+        def accepted(_options: CallbackOptions) -> Iterable[Observation]:
+            return [Observation(s.accepted, labelled(k)) for k, s in self.stats().items()]
+
+        def exported(_options: CallbackOptions) -> Iterable[Observation]:
+            return [Observation(s.exported, labelled(k)) for k, s in self.stats().items()]
+
+        def dropped(_options: CallbackOptions) -> Iterable[Observation]:
+            return [
+                Observation(s.dropped.get(reason, 0), {**labelled(k), "reason": reason})
+                for k, s in self.stats().items()
+                for reason in sorted({*DROP_REASONS, *s.dropped})
+            ]
+
+        for name, callback, text in (
+            ("flext.pipeline.accepted", accepted, "Items handed to each pipeline"),
+            ("flext.pipeline.exported", exported, "Items that reached each destination"),
+            ("flext.pipeline.dropped", dropped, "Items that never will, by reason"),
+        ):
+            meter.create_observable_counter(name, [callback], description=text)
+
+    # -- observation ------------------------------------------------------
+    @property
+    def is_shutdown(self) -> bool:
+        """True once :meth:`shutdown` has run."""
+        return self._report is not None
+
+    def stats(self) -> dict[str, PipelineStats]:
+        """Pipeline counters keyed ``"<signal>:<exporter>"``."""
+        return {c.key: c.stats() for c in self._components if c.key and c.stats is not None}
+
+    @property
+    def health_adapter(self) -> Any:
+        """The registry of component health results (created on first use)."""
+        if self._health_adapter is None:
+            from flext_otel.instrument.adapters import HealthAdapter
+
+            self._health_adapter = HealthAdapter(
+                self.meter_provider.get_meter("flext_otel.health"),
+                self.logger_provider.get_logger("flext_otel.health"),
+                self.store,
+            )
+        return self._health_adapter
+
+    def health(self) -> dict[str, Any]:
+        """Overall status, per-component results and per-pipeline status."""
+        components: dict[str, Any] = {}
+        overall = "unknown"
+        if self._health_adapter is not None:
+            components = self._health_adapter.components()
+            overall = self._health_adapter.overall()
+        return {
+            "status": overall,
+            "components": components,
+            "pipelines": {key: stats.to_dict() for key, stats in self.stats().items()},
+            "guardrails": self.guardrails.stats(),
+            "shutdown": self.is_shutdown,
+        }
+
+    # -- lifecycle --------------------------------------------------------
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Flush every pipeline within one shared deadline; False if any did not finish."""
+        if self._report is not None:
+            return True
+        if self.options.sdk_disabled:
+            return True
+        deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
+        late, succeeded = _run_stages(self._components, lambda c, ms: c.flush(ms), deadline)
+        return not late and succeeded
+
+    def shutdown(self, timeout_millis: int = 30_000) -> ShutdownReport:
+        """Flush and stop every pipeline within one deadline (idempotent).
+
+        Returns a :class:`ShutdownReport`: what was lost and why, and which
+        pipelines did not finish in time.
+        """
+        with self._shutdown_lock:
+            if self._report is not None:
+                return self._report
+            deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
+            for close in self._closers:
+                try:
+                    close()
+                except Exception as exc:
+                    _logger.warning("closing %r failed: %r", close, exc)
+            timed_out, _ = _run_stages(self._components, lambda c, ms: c.stop(ms), deadline)
+            for provider_shutdown in self._provider_shutdowns:
+                remaining = max(deadline - time.monotonic(), 0.05)
+                _run_bounded(provider_shutdown, remaining, "provider-shutdown")
+            pipelines = MappingProxyType(
+                {key: _settled(stats) for key, stats in self.stats().items()}
+            )
+            lost = sum(stats.lost for stats in pipelines.values())
+            evicted = sum(s.evicted for s in self.store.stats().values())
+            # a shut-down SDK MeterProvider warns on every get_meter(); instruments made
+            # after shutdown (a late decorator call, a proxy re-binding) get no-ops
+            self.meter_provider = metrics_api.NoOpMeterProvider()
+            self._report = ShutdownReport(
+                lost, lost == 0 and not timed_out, pipelines, tuple(timed_out), evicted
+            )
+            # it stays current (until configure() is called again), so telemetry that
+            # arrives after shutdown is dropped and counted, never rerouted silently
+            return self._report
+
+
+def _settled(stats: PipelineStats) -> PipelineStats:
+    """``stats`` with items still unaccounted for at the deadline counted as ``shutdown``.
+
+    A pipeline cut off by the deadline may not have counted what it still held;
+    the report must never read as if those items had arrived.
+    """
+    pending = stats.accepted - stats.exported - stats.dropped_total
+    if pending <= 0:
+        return stats
+    dropped = dict(stats.dropped)
+    dropped["shutdown"] = dropped.get("shutdown", 0) + pending
+    return dataclasses.replace(stats, dropped=MappingProxyType(dropped))
+
+
+def _shutdown_in_child(otel: FlextOtel) -> None:
+    """In a multiprocessing child: shut ``otel`` down when the child process ends."""
+    multiprocessing.util.Finalize(otel, otel.shutdown, args=(EXIT_TIMEOUT_MILLIS,), exitpriority=10)
+
+
+# -- current pipeline and proxies -------------------------------------------
+
+
+class _State:
+    """Which FlextOtel is current (for flext's API and the proxies), and a generation counter."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.configured: FlextOtel | None = None
+        self.default: FlextOtel | None = None
+        self.overrides: list[FlextOtel] = []
+        self.generation = 0
+        self.current: FlextOtel | None = None
+        self.globals_installed = False
+        self.atexit_registered = False
+
+    def refresh(self) -> None:
+        target = self.overrides[-1] if self.overrides else self.configured or self.default
+        if target is not self.current:
+            self.current = target
+            self.generation += 1
+            SWITCH.changed()
+
+
+_state = _State()
+
+
+def current() -> FlextOtel:
+    """The active pipeline: a test capture, else the configured one, else the embedded default."""
+    otel = _state.current
+    if otel is not None:
+        return otel
+    with _state.lock:
+        if _state.current is None:
+            _state.default = FlextOtel(resolve_options(install_globals=False))
+            _state.refresh()
+        assert _state.current is not None
+        return _state.current
+
+
+SWITCH.current = current
+
+
+def configured() -> FlextOtel | None:
+    """The pipeline installed by :func:`configure`, if any."""
+    return _state.configured
+
+
+def chosen() -> FlextOtel | None:
+    """The pipeline someone chose: a test capture (or ``use()`` block), else the
+    configured one; ``None`` while only the embedded default exists."""
+    overrides = _state.overrides
+    return overrides[-1] if overrides else _state.configured
+
+
+def configure(**options: Any) -> FlextOtel:
+    """Install tracer, meter and logger providers once, at startup; returns the handle.
+
+    Options (see ``flext_otel.config.OPTIONS``) resolve as argument > ``OTEL_*``
+    environment > default; a bad value raises ``ConfigError`` before anything is
+    installed. Calling it again with the same options returns the same handle;
+    with new options the new pipeline takes over (tracers and meters obtained
+    earlier follow it) and the old one is flushed and shut down.
+
+    >>> otel = configure(service_name="doc-example", install_globals=False)
+    >>> otel is configure(service_name="doc-example", install_globals=False)
+    True
+    >>> otel.shutdown().ok
+    True
+    """
+    resolved = resolve_options(**options)
+    with _state.lock:
+        old = _state.configured
+        if old is not None and not old.is_shutdown and old.options == resolved:
+            return old
+        otel = FlextOtel(resolved)
+        _state.configured = otel
+        _state.refresh()
+        if resolved.install_globals:
+            _install_globals()
+        if not _state.atexit_registered:
+            atexit.register(_shutdown_at_exit)
+            _state.atexit_registered = True
+    if old is not None and not old.is_shutdown:
+        old.shutdown()
+    return otel
+
+
+def _shutdown_at_exit() -> None:
+    otel = _state.configured
+    if otel is not None and not otel.is_shutdown:
+        report = otel.shutdown(EXIT_TIMEOUT_MILLIS)
+        if not report.ok:
+            _logger.warning("flext-otel at exit: %s", report)
+
+
+@contextmanager
+def use(otel: FlextOtel) -> Iterator[FlextOtel]:
+    """Make ``otel`` current (for proxies and flext's API) inside the block."""
+    with _state.lock:
+        _state.overrides.append(otel)
+        _state.refresh()
+    try:
+        yield otel
+    finally:
+        with _state.lock:
+            if otel in _state.overrides:
+                _state.overrides.remove(otel)
+            _state.refresh()
+
+
+def _install_globals() -> None:
+    if _state.globals_installed:
+        return
+    _state.globals_installed = True
+    trace_api.set_tracer_provider(PROXY_TRACER_PROVIDER)
+    metrics_api.set_meter_provider(PROXY_METER_PROVIDER)
+    logs_api.set_logger_provider(PROXY_LOGGER_PROVIDER)
+    installed = (
+        trace_api.get_tracer_provider() is PROXY_TRACER_PROVIDER,
+        metrics_api.get_meter_provider() is PROXY_METER_PROVIDER,
+        logs_api.get_logger_provider() is PROXY_LOGGER_PROVIDER,
+    )
+    if not all(installed):
+        _logger.warning(
+            "another OpenTelemetry provider was installed first; flext-otel keeps its own "
+            "pipeline, but some OTel globals keep pointing at the other one"
+        )
+
+
+__all__ = [
+    "PROXY_LOGGER_PROVIDER",
+    "PROXY_METER_PROVIDER",
+    "PROXY_TRACER_PROVIDER",
+    "FlextOtel",
+    "ProxyLoggerProvider",
+    "ProxyMeterProvider",
+    "ProxyTracerProvider",
+    "ShutdownReport",
+    "build_resource",
+    "build_sampler",
+    "chosen",
+    "configure",
+    "configured",
+    "current",
+    "use",
+]
