@@ -209,3 +209,15 @@ class FlextResult(Generic[T]):
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def wrong_type(value: object, expected: type[Any]) -> FlextResult[Any]:
+    """A failed result for a value of the wrong type."""
+    return FlextResult.fail(
+        f"expected a {expected.__name__}, got {type(value).__name__}", error_code="INVALID_TYPE"
+    )
+
+
+def record_failed(what: str, exc: BaseException) -> FlextResult[Any]:
+    """A failed result for a recording that raised ``exc``."""
+    return FlextResult.fail(f"recording the {what} failed: {exc!r}"[:1_000], "RECORD_FAILED")

@@ -24,7 +24,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry.sdk.metrics import (
     Counter,
@@ -65,8 +65,6 @@ from flext_otel.support.counters import PipelineCounters, PipelineStats
 
 if TYPE_CHECKING:
     from opentelemetry.util.types import Attributes
-
-    from flext_otel.pipeline.options import FlextOtelOptions
 
 _logger = logging.getLogger("flext_otel")
 
@@ -185,10 +183,27 @@ class CardinalityGuard:
 # -- the per-pipeline facade ---------------------------------------------------
 
 
+class GuardrailSettings(Protocol):
+    """The options the guardrails read (``FlextOtelOptions`` provides them)."""
+
+    @property
+    def scrubbing(self) -> Any: ...
+    @property
+    def sampling(self) -> Any: ...
+    @property
+    def sampler(self) -> str: ...
+    @property
+    def attribute_value_length_limit(self) -> int: ...
+    @property
+    def metric_cardinality_limit(self) -> int: ...
+    @property
+    def metric_cardinality_limits(self) -> Mapping[str, int]: ...
+
+
 class Guardrails:
     """The guardrails of one pipeline, built from its options."""
 
-    def __init__(self, options: FlextOtelOptions) -> None:
+    def __init__(self, options: GuardrailSettings) -> None:
         self.options = options
         self.counters = GuardrailCounters()
         scrubbing = options.scrubbing

@@ -21,15 +21,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Mapping
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as trace_api
 from opentelemetry._logs import Logger, SeverityNumber
-from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.metrics import Meter
 from opentelemetry.trace import (
     NonRecordingSpan,
     SpanContext,
@@ -40,17 +39,16 @@ from opentelemetry.trace import (
 )
 
 from flext_otel.domain.entities import (
-    HEALTH_STATUS_VALUE,
     FlextAlert,
-    FlextHealthCheck,
     FlextLogEntry,
     FlextMetric,
     FlextTrace,
     flext_create_trace,
 )
-from flext_otel.domain.result import FlextResult
-from flext_otel.pipeline.correlation import get_correlation_id
-from flext_otel.support.keys import CORRELATION_ATTRIBUTE
+from flext_otel.domain.result import FlextResult, record_failed, wrong_type
+from flext_otel.pipeline.correlation import with_correlation
+from flext_otel.pipeline.health import HealthAdapter
+from flext_otel.support.times import datetime_from_ns, datetime_to_ns
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -113,50 +111,8 @@ SECONDS_BUCKETS: tuple[float, ...] = (
     10.0,
 )
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _STATUS_CODES = {"ok": StatusCode.OK, "error": StatusCode.ERROR, "unset": StatusCode.UNSET}
 _STATUS_NAMES = {code: name for name, code in _STATUS_CODES.items()}
-# Health ranks: higher is worse; "unknown" sits between degraded and unhealthy.
-_HEALTH_RANK = {"healthy": 0, "degraded": 1, "unknown": 1, "unhealthy": 2}
-
-
-def datetime_to_ns(moment: datetime) -> int:
-    """Nanoseconds since the Unix epoch of an aware ``datetime`` (exact, no float).
-
-    >>> datetime_to_ns(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=timezone.utc))
-    1000005000
-    """
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
-
-
-def datetime_from_ns(ns: int) -> datetime:
-    """The aware UTC ``datetime`` of Unix-epoch nanoseconds (to the microsecond).
-
-    >>> datetime_from_ns(1_000_005_000).isoformat()
-    '1970-01-01T00:00:01.000005+00:00'
-    """
-    return _EPOCH + timedelta(microseconds=ns // 1_000)
-
-
-def _wrong_type(value: object, expected: type[Any]) -> FlextResult[Any]:
-    return FlextResult.fail(
-        f"expected a {expected.__name__}, got {type(value).__name__}", error_code="INVALID_TYPE"
-    )
-
-
-def _failed(what: str, exc: BaseException) -> FlextResult[Any]:
-    return FlextResult.fail(f"recording the {what} failed: {exc!r}"[:1_000], "RECORD_FAILED")
-
-
-def _with_correlation(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``attributes`` plus ``flext.correlation_id`` when one is set (no copy otherwise)."""
-    cid = get_correlation_id()
-    if cid is None:
-        return attributes
-    merged = dict(attributes)
-    merged[CORRELATION_ATTRIBUTE] = cid
-    return merged
 
 
 # -- metrics -----------------------------------------------------------------
@@ -191,7 +147,7 @@ class MetricAdapter:
     def record(self, metric: FlextMetric) -> FlextResult[FlextMetric]:
         """Record one measurement; the entity itself on success."""
         if not isinstance(metric, FlextMetric):
-            return _wrong_type(metric, FlextMetric)
+            return wrong_type(metric, FlextMetric)
         failed = self.record_valid(metric)
         return FlextResult(metric) if failed is None else failed
 
@@ -211,7 +167,7 @@ class MetricAdapter:
             record(metric.value, metric.tags)
             return None
         except Exception as exc:  # an SDK failure must not escape
-            return _failed("metric", exc)
+            return record_failed("metric", exc)
 
     def instruments(self) -> dict[str, tuple[str, str]]:
         """Every instrument created so far: name -> ``(metric_type, unit)``."""
@@ -304,7 +260,7 @@ class TraceAdapter:
     def record(self, trace: FlextTrace) -> FlextResult[FlextTrace]:
         """Emit the span; the entity with the SDK's trace, span and parent IDs."""
         if not isinstance(trace, FlextTrace):
-            return _wrong_type(trace, FlextTrace)
+            return wrong_type(trace, FlextTrace)
         try:
             span = self._tracer.start_span(
                 trace.operation,
@@ -325,7 +281,7 @@ class TraceAdapter:
                 )
             )
         except Exception as exc:  # never raise into the caller
-            return _failed("trace", exc)
+            return record_failed("trace", exc)
 
     def trace_scope(self, operation: str, **attributes: Any) -> TraceScope:
         """A context manager that runs its block in a new current span.
@@ -379,7 +335,7 @@ class TraceScope:
             self.span = self._tracer.start_span(entity.operation, attributes=entity.attributes)
             self._token = otel_context.attach(trace_api.set_span_in_context(self.span))
         except Exception as exc:  # never raise into the caller's block
-            self.result = _failed("trace", exc)
+            self.result = record_failed("trace", exc)
         return self.span
 
     def __exit__(
@@ -398,7 +354,7 @@ class TraceScope:
                 span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
             span.end()
         except Exception as error:  # never mask the block's own outcome
-            self.result = _failed("trace", error)
+            self.result = record_failed("trace", error)
         finally:
             otel_context.detach(token)  # type: ignore[arg-type]
         if self.result is None:
@@ -431,7 +387,7 @@ def _finished(span: Span) -> FlextResult[FlextTrace]:
             error_code="INVALID_TRACE",
         )
     except Exception as exc:
-        return _failed("trace", exc)
+        return record_failed("trace", exc)
 
 
 # -- logs --------------------------------------------------------------------
@@ -452,7 +408,7 @@ class LogAdapter:
     def record(self, entry: FlextLogEntry) -> FlextResult[FlextLogEntry]:
         """Emit the log record; the entry itself on success."""
         if not isinstance(entry, FlextLogEntry):
-            return _wrong_type(entry, FlextLogEntry)
+            return wrong_type(entry, FlextLogEntry)
         try:
             number, text = LOG_SEVERITY[entry.level]
             self._logger.emit(
@@ -462,11 +418,11 @@ class LogAdapter:
                 severity_number=number,
                 severity_text=text,
                 body=entry.message,
-                attributes=_with_correlation(entry.context),
+                attributes=with_correlation(entry.context),
             )
             return FlextResult.ok(entry)
         except Exception as exc:
-            return _failed("log entry", exc)
+            return record_failed("log entry", exc)
 
 
 # -- alerts ------------------------------------------------------------------
@@ -496,7 +452,7 @@ class AlertAdapter:
     def record(self, alert: FlextAlert) -> FlextResult[FlextAlert]:
         """Emit the alert on logs, the current span and the counter; store it."""
         if not isinstance(alert, FlextAlert):
-            return _wrong_type(alert, FlextAlert)
+            return wrong_type(alert, FlextAlert)
         try:
             attributes: dict[str, Any] = dict(alert.tags)
             attributes["alert.title"] = alert.title
@@ -511,7 +467,7 @@ class AlertAdapter:
                 severity_number=number,
                 severity_text=text,
                 body=alert.message,
-                attributes=_with_correlation(attributes),
+                attributes=with_correlation(attributes),
                 event_name="flext.alert",
             )
             span = trace_api.get_current_span()
@@ -522,118 +478,7 @@ class AlertAdapter:
                 self._store.add_alert(alert)
             return FlextResult.ok(alert)
         except Exception as exc:
-            return _failed("alert", exc)
+            return record_failed("alert", exc)
 
 
 # -- health ------------------------------------------------------------------
-class HealthAdapter:
-    """The latest health result per component, observed and logged.
-
-    * a thread-safe registry: :meth:`components`, :meth:`overall`,
-      :meth:`latest`;
-    * the observable gauge ``flext.health.status`` with one point per
-      component (attribute ``component``; values from
-      :data:`~flext_otel.entities.HEALTH_STATUS_VALUE`: 1 healthy, 0.5
-      degraded, 0 unhealthy, -1 unknown);
-    * a log record ``event_name="flext.health.change"`` when a component's
-      status changes: ``WARN`` when it got worse or stayed unwell, ``INFO``
-      when it improved. A component never seen before counts as ``unknown``,
-      so a first ``healthy`` result logs INFO and a first ``unhealthy`` WARN;
-    * every result in ``store`` (when given).
-    """
-
-    __slots__ = ("__weakref__", "_gauge", "_latest", "_lock", "_logger", "_store")
-
-    def __init__(self, meter: Meter, logger: Logger, store: TelemetryStore | None = None) -> None:
-        self._logger = logger
-        self._store = store
-        self._latest: dict[str, FlextHealthCheck] = {}
-        self._lock = threading.Lock()
-        self._gauge = meter.create_observable_gauge(
-            "flext.health.status",
-            callbacks=[self._observe],
-            # no unit: a "1" unit makes Prometheus exporters append "_ratio"
-            description="Component health: 1 healthy, 0.5 degraded, 0 unhealthy, -1 unknown",
-        )
-
-    def record(self, check: FlextHealthCheck) -> FlextResult[FlextHealthCheck]:
-        """Make ``check`` the latest result of its component; the check on success."""
-        if not isinstance(check, FlextHealthCheck):
-            return _wrong_type(check, FlextHealthCheck)
-        try:
-            with self._lock:
-                previous = self._latest.get(check.component)
-                self._latest[check.component] = check
-            if self._store is not None:
-                self._store.add_health_check(check)
-            before = "unknown" if previous is None else previous.status
-            if before != check.status:
-                self._log_change(check, before)
-            return FlextResult.ok(check)
-        except Exception as exc:
-            return _failed("health check", exc)
-
-    def latest(self, component: str) -> FlextHealthCheck | None:
-        """The latest result of ``component``, or None."""
-        with self._lock:
-            return self._latest.get(component)
-
-    def components(self) -> dict[str, dict[str, str]]:
-        """``{component: {"status", "message", "checked_at"}}``, sorted by component."""
-        with self._lock:
-            checks = sorted(self._latest.items())
-        return {
-            name: {
-                "status": check.status,
-                "message": check.message,
-                "checked_at": check.created_at.isoformat(),
-            }
-            for name, check in checks
-        }
-
-    def overall(self) -> str:
-        """``unknown`` with no checks, ``healthy`` when all are, ``unhealthy`` when
-        any is, else ``degraded``."""
-        with self._lock:
-            statuses = {check.status for check in self._latest.values()}
-        if not statuses:
-            return "unknown"
-        if statuses == {"healthy"}:
-            return "healthy"
-        if "unhealthy" in statuses:
-            return "unhealthy"
-        return "degraded"
-
-    def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
-        try:
-            with self._lock:
-                checks = list(self._latest.values())
-            return [
-                Observation(HEALTH_STATUS_VALUE[c.status], {"component": c.component})
-                for c in checks
-            ]
-        except Exception:  # a collection callback must never raise into the SDK
-            return []
-
-    def _log_change(self, check: FlextHealthCheck, before: str) -> None:
-        better = _HEALTH_RANK[check.status] < _HEALTH_RANK[before]
-        number, text = (SeverityNumber.INFO, "INFO") if better else (SeverityNumber.WARN, "WARN")
-        body = f"{check.component} is {check.status} (was {before})"
-        if check.message:
-            body = f"{body}: {check.message}"
-        self._logger.emit(
-            timestamp=datetime_to_ns(check.created_at),
-            observed_timestamp=time.time_ns(),
-            context=otel_context.get_current(),
-            severity_number=number,
-            severity_text=text,
-            body=body,
-            attributes=_with_correlation(
-                {
-                    "health.component": check.component,
-                    "health.status": check.status,
-                    "health.previous_status": before,
-                }
-            ),
-            event_name="flext.health.change",
-        )

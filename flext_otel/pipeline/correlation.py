@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import Generic, ParamSpec, TypeVar, overload
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from opentelemetry import baggage
 from opentelemetry import context as otel_context
@@ -65,6 +65,7 @@ __all__ = [
     "propagate_context",
     "set_correlation_id",
     "validate_correlation_id",
+    "with_correlation",
 ]
 
 P = ParamSpec("P")
@@ -410,3 +411,13 @@ class ContextPreservingExecutor(ThreadPoolExecutor):
         """Schedule ``fn(*args, **kwargs)`` to run in a copy of the current context."""
         run_in_context: Callable[..., R] = contextvars.copy_context().run
         return super().submit(run_in_context, fn, *args, **kwargs)
+
+
+def with_correlation(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``attributes`` plus ``flext.correlation_id`` when one is set (no copy otherwise)."""
+    cid = get_correlation_id()
+    if cid is None:
+        return attributes
+    merged = dict(attributes)
+    merged[CORRELATION_ATTRIBUTE] = cid
+    return merged

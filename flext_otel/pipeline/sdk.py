@@ -557,7 +557,7 @@ class FlextOtel:
     def health_adapter(self) -> Any:
         """The registry of component health results (created on first use)."""
         if self._health_adapter is None:
-            from flext_otel.instrument.adapters import HealthAdapter
+            from flext_otel.pipeline.health import HealthAdapter
 
             self._health_adapter = HealthAdapter(
                 self.meter_provider.get_meter("flext_otel.health"),

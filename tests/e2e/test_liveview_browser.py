@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from conftest import missing_backend
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import Status, StatusCode
 
@@ -48,20 +49,13 @@ HOSTILE_LOG = "<script>alert('log')</script><b>bold?</b>"
 WAIT_MS = 10_000
 
 
-def _missing(reason: str) -> None:
-    """Fail in CI (the browser is part of the contract there), skip elsewhere."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"required in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 def chromium_binary() -> str:
     """Path of Debian's chromium."""
     if os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
     found = shutil.which("chromium")
     if found is None:
-        _missing(
+        missing_backend(
             f"{CHROMIUM} is not installed (apt-get install -y --no-install-recommends chromium)"
         )
     assert found is not None
@@ -116,7 +110,7 @@ def browser() -> Iterator[Browser]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("the playwright package is not installed (pip install playwright)")
+        missing_backend("the playwright package is not installed (pip install playwright)")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=binary, args=CHROMIUM_ARGS)
         try:

@@ -4,11 +4,11 @@ them in the store too."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import missing_backend
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -26,9 +26,7 @@ def _receiver_class() -> Any:
         from flext_otel.testing import OtlpReceiver
     except ImportError as exc:  # grpcio / opentelemetry-proto missing
         reason = f"OtlpReceiver needs grpcio and opentelemetry-proto: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"required in CI: {reason}", pytrace=False)
-        pytest.skip(reason)
+        missing_backend(reason)
     return OtlpReceiver
 
 

@@ -6,14 +6,13 @@ import gzip
 import http.client
 import json
 import logging
-import os
-import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
 
 import pytest
+from conftest import PROMTOOL_BIN, require_binary
 
 from flext_otel.domain.entities import FlextHealthCheck
 from flext_otel.testing import Captured, capture
@@ -61,19 +60,6 @@ def raw(server: HttpServerHandle, payload: bytes, timeout: float = 5.0) -> bytes
                 if len(rest) >= length:
                     break
         return b"".join(chunks)
-
-
-def promtool_path() -> str:
-    """The promtool binary; a failure in CI, a skip elsewhere, when it is missing."""
-    found = shutil.which("promtool") or (
-        "/usr/bin/promtool" if os.access("/usr/bin/promtool", os.X_OK) else None
-    )
-    if found is None:
-        reason = "promtool is not installed (apt-get install prometheus)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
 
 
 @pytest.fixture
@@ -170,7 +156,7 @@ def test_metrics_of_a_disabled_sdk_is_501() -> None:
 
 def test_metrics_output_passes_promtool(cap: Captured, server: HttpServerHandle) -> None:
     """promtool check metrics never finds a parse error (exit 1) in our text /metrics."""
-    promtool = promtool_path()
+    promtool = require_binary(PROMTOOL_BIN)
     record_metrics(cap)
     cap.otel.health_adapter.record(FlextHealthCheck("db", "degraded"))
     # promtool reads the Prometheus text format (OpenMetrics is checked by Prometheus itself).

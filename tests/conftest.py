@@ -1,0 +1,70 @@
+"""Shared fixtures and the one missing-backend helper.
+
+Real backends (Debian's ``prometheus`` and ``promtool``, headless ``chromium``,
+grpcio / opentelemetry-proto for the OTLP receiver, gunicorn, uvicorn) are part of
+the contract where ``FLEXT_OTEL_REQUIRE_BACKENDS=1`` (``.ci/run`` always sets it):
+there a missing one fails the test. Elsewhere it skips the test with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+from prometheus_server import PrometheusServer
+
+REQUIRE_BACKENDS_ENV = "FLEXT_OTEL_REQUIRE_BACKENDS"
+PROMETHEUS_BIN = os.environ.get("PROMETHEUS_BIN", "/usr/bin/prometheus")
+PROMTOOL_BIN = os.environ.get("PROMTOOL_BIN", "/usr/bin/promtool")
+_PROMETHEUS_HINT = "apt-get install -y --no-install-recommends prometheus (also provides promtool)"
+
+
+def backends_required() -> bool:
+    """True where a missing backend is a failure (``FLEXT_OTEL_REQUIRE_BACKENDS=1``)."""
+    return os.environ.get(REQUIRE_BACKENDS_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def missing_backend(reason: str) -> NoReturn:
+    """Fail (backends required) or skip the current test because ``reason``."""
+    if backends_required():
+        pytest.fail(f"required backend missing ({REQUIRE_BACKENDS_ENV}=1): {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_binary(path: str, hint: str = _PROMETHEUS_HINT) -> str:
+    """An executable for ``path`` (or its name on PATH), else :func:`missing_backend`."""
+    if os.access(path, os.X_OK):
+        return path
+    found = shutil.which(Path(path).name)
+    if found:
+        return found
+    missing_backend(f"{path} is not installed ({hint})")
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Path of the ``promtool`` binary."""
+    return require_binary(PROMTOOL_BIN)
+
+
+@pytest.fixture(scope="session")
+def prometheus_bin() -> str:
+    """Path of the ``prometheus`` binary (for tests that need a private server)."""
+    return require_binary(PROMETHEUS_BIN)
+
+
+@pytest.fixture(scope="session")
+def prometheus(prometheus_bin: str) -> Iterator[PrometheusServer]:
+    """One Prometheus for the whole session, started with no targets.
+
+    Tests add theirs with ``prometheus.set_targets([...])`` and wait with ``wait_for``.
+    """
+    server = PrometheusServer([], binary=prometheus_bin)
+    try:
+        yield server
+    finally:
+        server.stop()
