@@ -28,7 +28,13 @@ from flext_otel.instrument.adapters import MetricAdapter
 from flext_otel.instrument.decorators import DURATION_BUCKETS
 from flext_otel.pipeline.options import resolve_options
 from flext_otel.pipeline.processors import StoreSpanProcessor
-from flext_otel.pipeline.sdk import PROXY_TRACER_PROVIDER, FlextOtel, use
+from flext_otel.pipeline.sdk import (
+    FlextOtel,
+)
+from flext_otel.pipeline.state import (
+    PROXY_TRACER_PROVIDER,
+    use,
+)
 from flext_otel.store.telemetry import TelemetryStore
 
 #: Five innocent attributes of a typical server span (nothing for the scrubber to redact).

@@ -24,7 +24,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from flext_otel.pipeline.options import resolve_options
-from flext_otel.pipeline.sdk import FlextOtel
+from flext_otel.pipeline.sdk import (
+    FlextOtel,
+)
 from flext_otel.testing import OtlpReceiver
 
 WINDOW = 8_192

@@ -53,7 +53,10 @@ from flext_otel.pipeline.correlation import (
     validate_correlation_id,
 )
 from flext_otel.pipeline.options import FlextOtelOptions
-from flext_otel.pipeline.sdk import FlextOtel, ShutdownReport
+from flext_otel.pipeline.sdk import (
+    FlextOtel,
+    ShutdownReport,
+)
 from flext_otel.store.telemetry import (
     LogRecordView,
     MetricPoint,

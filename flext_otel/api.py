@@ -48,8 +48,10 @@ from flext_otel.domain.entities import (
 )
 from flext_otel.domain.result import FlextResult
 from flext_otel.instrument.adapters import AlertAdapter, LogAdapter, MetricAdapter, TraceAdapter
-from flext_otel.pipeline import sdk as providers
-from flext_otel.pipeline.sdk import FlextOtel
+from flext_otel.pipeline import state as providers
+from flext_otel.pipeline.sdk import (
+    FlextOtel,
+)
 
 __all__ = [
     "FlextObservabilityMasterFactory",

@@ -22,7 +22,12 @@ from flext_otel.api import FlextObservabilityMasterFactory, configure
 from flext_otel.export.exporters import render_trace
 from flext_otel.instrument.decorators import flext_monitor_function
 from flext_otel.pipeline.correlation import correlation_scope
-from flext_otel.pipeline.sdk import FlextOtel, use
+from flext_otel.pipeline.sdk import (
+    FlextOtel,
+)
+from flext_otel.pipeline.state import (
+    use,
+)
 from flext_otel.support.errors import ConfigError
 
 _REGIONS = ("eu", "us", "apac")

@@ -62,7 +62,7 @@ from opentelemetry.metrics import Counter, Histogram, NoOpCounter, NoOpHistogram
 from opentelemetry.trace import Link, Span, Status, StatusCode, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
-from flext_otel.pipeline import sdk as providers
+from flext_otel.pipeline import state as providers
 
 __all__ = [
     "CALLS_METRIC",

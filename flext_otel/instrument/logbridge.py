@@ -201,7 +201,7 @@ def _pipeline_logger_provider() -> object:
         if module is None:
             # Imported here, once: logging bridges must work even when the
             # pipeline module cannot be imported, and providers may import this one.
-            from flext_otel.pipeline import sdk as module
+            from flext_otel.pipeline import state as module
 
             _providers_module = module
         return module.current().logger_provider

@@ -19,7 +19,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from flext_otel.pipeline.options import resolve_options
-from flext_otel.pipeline.sdk import FlextOtel, ShutdownReport, use
+from flext_otel.pipeline.sdk import (
+    FlextOtel,
+    ShutdownReport,
+)
+from flext_otel.pipeline.state import (
+    use,
+)
 
 if TYPE_CHECKING:
     from flext_otel.store.telemetry import LogRecordView, MetricPoint, SpanRecord, TelemetryStore

@@ -48,10 +48,14 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
-from flext_otel.pipeline.sdk import current
+from flext_otel.pipeline.state import (
+    current,
+)
 
 if TYPE_CHECKING:
-    from flext_otel.pipeline.sdk import FlextOtel
+    from flext_otel.pipeline.sdk import (
+        FlextOtel,
+    )
     from flext_otel.store.telemetry import LogRecordView, MetricPoint, SpanRecord
 
 _logger = logging.getLogger("flext_otel.web.liveview")

@@ -47,7 +47,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from flext_otel.export.exporters import prometheus_available
-from flext_otel.pipeline.sdk import FlextOtel, chosen, current
+from flext_otel.pipeline.sdk import (
+    FlextOtel,
+)
+from flext_otel.pipeline.state import (
+    chosen,
+    current,
+)
 from flext_otel.web import liveview
 
 _logger = logging.getLogger("flext_otel.web.server")

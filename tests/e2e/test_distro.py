@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 APP = textwrap.dedent(
     """
     from opentelemetry import trace
-    import flext_otel.pipeline.sdk as providers
+    import flext_otel.pipeline.state as providers
 
     tracer = trace.get_tracer("distro-app")
     with tracer.start_as_current_span("distro-root"):

@@ -30,7 +30,10 @@ import pytest
 from lossless_child import RemoteReceiver
 from opentelemetry.trace import Tracer
 
-from flext_otel.pipeline.sdk import FlextOtel, ShutdownReport
+from flext_otel.pipeline.sdk import (
+    FlextOtel,
+    ShutdownReport,
+)
 from flext_otel.support.counters import DROP_REASONS, PipelineStats
 from flext_otel.testing import OtlpReceiver, capture
 from flext_otel.web.server import serve_http

@@ -13,7 +13,9 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from flext_otel.pipeline.options import resolve_options
-from flext_otel.pipeline.sdk import FlextOtel
+from flext_otel.pipeline.sdk import (
+    FlextOtel,
+)
 
 pytestmark = pytest.mark.e2e
 

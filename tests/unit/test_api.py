@@ -24,7 +24,7 @@ from flext_otel.api import FlextObservabilityMasterFactory
 from flext_otel.domain.entities import MAX_TEXT_LENGTH, FlextAlert, FlextHealthCheck
 from flext_otel.domain.result import FlextResult
 from flext_otel.instrument.logbridge import FlextLoggingHandler, uninstall_logging_handler
-from flext_otel.pipeline import sdk as providers
+from flext_otel.pipeline import state as providers
 from flext_otel.pipeline.correlation import correlation_scope
 from flext_otel.testing import Captured, capture
 

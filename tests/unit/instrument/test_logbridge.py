@@ -36,7 +36,7 @@ from flext_otel.instrument.logbridge import (
     structlog_processor,
     uninstall_logging_handler,
 )
-from flext_otel.pipeline import sdk as providers
+from flext_otel.pipeline import state as providers
 from flext_otel.pipeline.correlation import correlation_scope
 from flext_otel.support.keys import CORRELATION_ATTRIBUTE
 

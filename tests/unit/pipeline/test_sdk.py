@@ -13,12 +13,13 @@ import pytest
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from flext_otel.export.exporters import ConsoleTreeSpanExporter, render_trace
-from flext_otel.pipeline import sdk as providers
-from flext_otel.pipeline.sdk import (
+from flext_otel.pipeline import state as providers
+from flext_otel.pipeline.options import resolve_options
+from flext_otel.pipeline.sdk import FlextOtel, _Component
+from flext_otel.pipeline.state import (
     PROXY_LOGGER_PROVIDER,
     PROXY_METER_PROVIDER,
     PROXY_TRACER_PROVIDER,
-    FlextOtel,
     configure,
     current,
 )
@@ -131,7 +132,7 @@ def test_traceidratio_sampler_keeps_about_the_ratio() -> None:
 
 def test_shutdown_is_idempotent_and_reports_nothing_lost() -> None:
     """shutdown() twice returns the same report; nothing lost on the embedded default."""
-    otel = FlextOtel(providers.resolve_options(environ={}, install_globals=False))
+    otel = FlextOtel(resolve_options(environ={}, install_globals=False))
     with otel.tracer_provider.get_tracer("t").start_as_current_span("x"):
         pass
     report = otel.shutdown()
@@ -144,7 +145,7 @@ def test_shutdown_is_idempotent_and_reports_nothing_lost() -> None:
 
 def test_span_after_shutdown_is_dropped_and_counted() -> None:
     """A span ended after shutdown is counted as dropped, never raises."""
-    otel = FlextOtel(providers.resolve_options(environ={}, install_globals=False))
+    otel = FlextOtel(resolve_options(environ={}, install_globals=False))
     tracer = otel.tracer_provider.get_tracer("t")
     otel.shutdown()
     with tracer.start_as_current_span("late"):
@@ -157,7 +158,7 @@ def test_no_thread_left_after_shutdown() -> None:
     """Shutting down leaves no flext or SDK thread running."""
     before = set(threading.enumerate())
     otel = FlextOtel(
-        providers.resolve_options(
+        resolve_options(
             environ={},
             install_globals=False,
             metrics_exporter="console",
@@ -188,7 +189,7 @@ def test_force_flush_honours_timeout_with_stuck_component() -> None:
 
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    otel = FlextOtel(providers.resolve_options(environ={}, install_globals=False))
+    otel = FlextOtel(resolve_options(environ={}, install_globals=False))
     exporter = _HangingExporter()
     processor = BatchSpanProcessor(exporter)
     otel.tracer_provider.add_span_processor(processor)  # type: ignore[attr-defined]
@@ -307,12 +308,10 @@ def test_report_counts_items_a_late_pipeline_still_held_as_lost() -> None:
     """Items a pipeline neither exported nor dropped by the deadline are reported as lost."""
     from flext_otel.support.counters import PipelineStats
 
-    otel = FlextOtel(providers.resolve_options(environ={}, install_globals=False))
+    otel = FlextOtel(resolve_options(environ={}, install_globals=False))
     late = PipelineStats(accepted=10, exported=6, dropped={"queue_full": 1})
     otel._components.append(
-        providers._Component(
-            "traces:late", lambda ms: True, lambda ms: True, "traces:late", lambda: late
-        )
+        _Component("traces:late", lambda ms: True, lambda ms: True, "traces:late", lambda: late)
     )
     report = otel.shutdown(timeout_millis=1_000)
     settled = report.pipelines["traces:late"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import flext_otel
-from flext_otel.pipeline import sdk as providers
+from flext_otel.pipeline import state as providers
 from flext_otel.testing import Captured, OtlpReceiver, capture
 
 
