@@ -2,12 +2,14 @@
 
 Field rules live in :mod:`flext_otel.domain.validation`; this module applies them.
 Imports: the standard library and ``domain`` only (no OpenTelemetry).
+About 550 lines on purpose: each entity's constructor, normalisation and factory stay
+side by side, because the contract fixes their signatures together.
 
 Entities are frozen, slotted dataclasses with an ``id`` (32 hex characters in
 the uuid4 layout, unique) and a ``created_at`` (aware UTC datetime).
 Construction validates and normalises every field; a bad value raises
 :class:`EntityValidationError` (a ``ValueError``). The ``flext_create_*`` functions return a
-:class:`~flext_otel.result.FlextResult` instead and never raise.
+:class:`~flext_otel.domain.result.FlextResult` instead and never raise.
 
 >>> flext_create_metric("orders_total", 3).unwrap().metric_type
 'counter'

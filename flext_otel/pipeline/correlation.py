@@ -24,6 +24,12 @@ Helpers for crossing boundaries: :func:`inject` / :func:`extract` /
 :func:`attach_extracted` for carriers such as HTTP headers (W3C TraceContext and
 W3C Baggage, independent of the globally configured propagator), and
 :func:`propagate_context` / :class:`ContextPreservingExecutor` for thread pools.
+
+Imports: ``domain`` and ``support``; the OpenTelemetry API (context, baggage, propagators).
+
+Threading: the ID lives in the caller's context, so threads and asyncio tasks see
+only their own (copied at task creation, never shared); every function here may be
+called from any thread and never blocks.
 """
 
 from __future__ import annotations

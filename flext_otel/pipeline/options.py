@@ -5,6 +5,10 @@ type, default, help). :func:`resolve_options` reads ``configure()``'s keyword
 arguments and the environment through that table, validates every value and
 raises :class:`ConfigError` naming the option or variable and the bad value.
 
+Imports: ``export.options``, ``guardrails.options`` and ``support`` (no OpenTelemetry).
+About 700 lines on purpose: the option table is one entry per option, in the order
+the README's option table shows them, and a test compares the two.
+
 >>> opts = resolve_options(service_name="checkout", environ={})
 >>> opts.service_name, opts.store_capacity
 ('checkout', 10000)
