@@ -7,52 +7,7 @@ glue), ``sampling`` the rate limit and tail sampling, ``facade`` the per-pipelin
 Imports: ``store``, ``support`` and ``domain``; the OpenTelemetry SDK.
 """
 
-from flext_otel.guardrails.facade import (
-    OVERFLOW_ATTRIBUTE,
-    QUALIFIERS,
-    REDACTED,
-    SCRUBBED_KEYS_ATTRIBUTE,
-    SENSITIVE_PAIRS,
-    SENSITIVE_WORDS,
-    CardinalityGuard,
-    GuardLogProcessor,
-    GuardrailCounters,
-    Guardrails,
-    RateLimitingSampler,
-    SamplingOptions,
-    Scrubber,
-    ScrubbingOptions,
-    TailSamplingProcessor,
-    TransformingSpanExporter,
-    guardrails_for,
-    key_is_sensitive,
-    key_words,
-    looks_like_card_number,
-    make_span_transform,
-    scrub_attributes,
-)
+from flext_otel.guardrails import facade as _facade
+from flext_otel.guardrails.facade import *  # noqa: F403  # the package's names are the facade's
 
-__all__ = [
-    "OVERFLOW_ATTRIBUTE",
-    "QUALIFIERS",
-    "REDACTED",
-    "SCRUBBED_KEYS_ATTRIBUTE",
-    "SENSITIVE_PAIRS",
-    "SENSITIVE_WORDS",
-    "CardinalityGuard",
-    "GuardLogProcessor",
-    "GuardrailCounters",
-    "Guardrails",
-    "RateLimitingSampler",
-    "SamplingOptions",
-    "Scrubber",
-    "ScrubbingOptions",
-    "TailSamplingProcessor",
-    "TransformingSpanExporter",
-    "guardrails_for",
-    "key_is_sensitive",
-    "key_words",
-    "looks_like_card_number",
-    "make_span_transform",
-    "scrub_attributes",
-]
+__all__ = list(_facade.__all__)
