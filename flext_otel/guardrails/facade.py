@@ -234,10 +234,15 @@ class Guardrails:
             self.scrubber, self.counters, self.options.attribute_value_length_limit
         )
 
-    def console_span_exporter(self, inner: SpanExporter) -> SpanExporter:
-        """``inner`` behind the scrubbing transform (when scrubbing is on)."""
+    def console_span_exporter(
+        self, inner: SpanExporter, counters: PipelineCounters | None = None
+    ) -> SpanExporter:
+        """``inner`` behind the scrubbing transform (when scrubbing is on), counted
+        in ``counters`` when given."""
         transform = self.span_transform()
-        return inner if transform is None else TransformingSpanExporter(inner, transform)
+        if transform is None and counters is None:
+            return inner
+        return TransformingSpanExporter(inner, transform, counters)
 
     def sampler(self, head: sampling.Sampler) -> sampling.Sampler:
         """``head``, rate-limited on root traces when ``max_traces_per_second`` is set;
