@@ -809,7 +809,7 @@ class GuardLogProcessor(LogRecordProcessor):
         self._scrubber = scrubber
         self._counters = counters
         self._limit = value_length_limit
-        self._logged = False
+        self._once = LogOnce("log scrubbing")
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         """Scrub attributes and body; truncate an over-long string body."""
@@ -818,9 +818,9 @@ class GuardLogProcessor(LogRecordProcessor):
             self._guard(record)
         except Exception as exc:
             self._counters.add("internal_errors")
-            if not self._logged:
-                self._logged = True
-                _logger.warning("log scrubbing failed; the record is blanked: %r", exc)
+            self._once.log(
+                type(exc).__name__, "log scrubbing failed; the record is blanked: %r", exc
+            )
             try:
                 record.body = self._scrubber.replacement if self._scrubber else None
                 attributes = record.attributes

@@ -68,26 +68,36 @@ class LogOnce:
 
     def log(self, reason: str, message: str, *args: object, exc_info: bool = False) -> bool:
         """Log ``message % args`` if this is the first ``reason``; True when it logged."""
-        if not self.first(reason):
-            return False
-        try:
-            self._logger.log(self._level, message, *args, exc_info=exc_info)
-        except Exception:  # a broken handler must not break the caller
-            return False
-        return True
+        return self._emit(reason, message, args, exc_info, 3)
 
     def failure(self, exc: BaseException, reason: str | None = None) -> bool:
         """Log an internal failure that drops an item, once per ``reason`` (default:
         the exception type)."""
-        return self.log(
+        return self._emit(
             reason or type(exc).__name__,
             "%s failed internally and drops the item: %r",
-            self.what,
-            exc,
+            (self.what, exc),
+            False,
+            3,
         )
+
+    def _emit(
+        self, reason: str, message: str, args: tuple[object, ...], exc_info: bool, depth: int
+    ) -> bool:
+        if not self.first(reason):
+            return False
+        try:  # the record names the caller's line, not this module's
+            self._logger.log(
+                self._level, message, *args, exc_info=exc_info or None, stacklevel=depth
+            )
+        except Exception:  # a broken handler must not break the caller
+            return False
+        return True
 
     def reset(self, reason: str) -> bool:
         """Forget ``reason`` so its next occurrence logs again; True if it was logged."""
+        if reason not in self._seen:  # the common case: no lock
+            return False
         with self._lock:
             if reason in self._seen:
                 self._seen.discard(reason)
