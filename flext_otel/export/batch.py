@@ -523,7 +523,7 @@ class _BatchCore(Generic[T]):
                 return
             flight.settled = True
             if invalid:
-                self._counters.drop("invalid", invalid)
+                self._counters.drop("invalid", invalid, cause="scrub_failed")
             if exported:
                 self._counters.exported(exported, time_ns=now)
                 outcome = True

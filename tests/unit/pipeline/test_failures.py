@@ -289,3 +289,20 @@ def test_a_failing_builder_releases_what_was_already_built(
     ]
     assert leaked == []
     assert [spy.shutdowns >= 1 for spy in spies] == [True]
+
+
+def test_library_code_has_no_assert_statements() -> None:
+    """No `assert` in flext_otel: python -O strips them, so they cannot guard anything."""
+    import ast
+    from pathlib import Path
+
+    import flext_otel
+
+    package = Path(flext_otel.__file__).parent
+    found = [
+        f"{path.relative_to(package)}:{node.lineno}"
+        for path in sorted(package.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Assert)
+    ]
+    assert found == []
