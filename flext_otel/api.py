@@ -7,6 +7,15 @@ raises, whatever the input: a bad argument is a failed result with an
 ``error_code`` (see :mod:`flext_otel.domain.entities`), a failure inside OTel is
 ``RECORD_FAILED``.
 
+Every failed call is also counted on the pipeline it was meant for, under
+``stats()["api:<call>"]`` (``api:metric``, ``api:log``, ``api:alert``,
+``api:trace``, ``api:health_check``): an ``invalid`` drop whose ``causes`` map
+the error code to its count; ``/health`` shows the same, the
+``flext.pipeline.dropped`` metric counts them (``signal="api"``,
+``exporter="<call>"``, ``reason="invalid"``), and the first failure
+of each error code is logged once at WARNING. A successful call pays nothing
+for this.
+
 The module functions are bound to one default
 :class:`FlextObservabilityMasterFactory`, which follows whichever pipeline is
 current at call time: a test's ``capture()``, else the one installed by
@@ -101,15 +110,13 @@ class _Adapters:
 
 
 _E = TypeVar("_E", FlextAlert, FlextHealthCheck)
+_T = TypeVar("_T")
 
 
-def _scrubbed(
-    entity: _E | None, otel: FlextOtel | None, texts: tuple[str, ...], mapping: str
-) -> _E:
+def _scrubbed(entity: _E, otel: FlextOtel | None, texts: tuple[str, ...], mapping: str) -> _E:
     """``entity`` with secrets in its free text and attributes redacted by ``otel``'s
     guardrails (alerts and health results are kept in the store and served on
     ``/health``, so they pass the same scrubbing as spans and logs)."""
-    assert entity is not None
     if otel is None:
         return entity
     guards = otel.guardrails
@@ -159,6 +166,19 @@ class FlextObservabilityMasterFactory:
         """The pipeline records go to right now."""
         return self._otel if self._otel is not None else providers.current()
 
+    def _failed(self, call: str, result: FlextResult[_T]) -> FlextResult[_T]:
+        """Count a failed ``call`` under ``api:<call>`` of the pipeline it was meant
+        for (cause: its error code) and return it; logs the first of each code."""
+        try:
+            otel = self._otel if self._otel is not None else providers.current()
+            error = result.error or ""
+            otel.failures.record(
+                f"api:{call}", result.error_code or "FAILED", otel.guardrails.scrub_text(error)
+            )
+        except Exception:  # counting a failure must never become one
+            _logger.debug("counting a failed %s call failed", call, exc_info=True)
+        return result
+
     def _adapters(self) -> _Adapters:
         otel = self._otel if self._otel is not None else providers.current()
         last = self._last
@@ -186,7 +206,7 @@ class FlextObservabilityMasterFactory:
         try:
             built = flext_create_metric(name, value, unit=unit, tags=tags, metric_type=metric_type)
             if built.is_failure:
-                return built
+                return self._failed("metric", built)
             adapters = self._adapters()
             entity: FlextMetric = built.value  # type: ignore[assignment]
             if entity.tags:
@@ -195,9 +215,9 @@ class FlextObservabilityMasterFactory:
                     entity = dataclasses.replace(entity, tags=clean)
                     built = FlextResult.ok(entity)
             failed = adapters.metrics.record_valid(entity)
-            return built if failed is None else failed
+            return built if failed is None else self._failed("metric", failed)
         except Exception as exc:
-            return _unexpected("metric", exc)
+            return self._failed("metric", _unexpected("metric", exc))
 
     def log(
         self,
@@ -210,10 +230,11 @@ class FlextObservabilityMasterFactory:
         try:
             built = flext_create_log_entry(message, level, context=context)
             if built.is_failure:
-                return built
-            return self._adapters().logs.record(built.value)  # type: ignore[arg-type]
+                return self._failed("log", built)
+            result = self._adapters().logs.record(built.unwrap())
+            return result if result.is_success else self._failed("log", result)
         except Exception as exc:
-            return _unexpected("log entry", exc)
+            return self._failed("log", _unexpected("log entry", exc))
 
     def alert(
         self,
@@ -228,12 +249,13 @@ class FlextObservabilityMasterFactory:
         try:
             built = flext_create_alert(title, message, severity, status=status, tags=tags)
             if built.is_failure:
-                return built
+                return self._failed("alert", built)
             adapters = self._adapters()
-            alert = _scrubbed(built.value, adapters.otel(), ("title", "message"), "tags")
-            return adapters.alerts.record(alert)
+            alert = _scrubbed(built.unwrap(), adapters.otel(), ("title", "message"), "tags")
+            result = adapters.alerts.record(alert)
+            return result if result.is_success else self._failed("alert", result)
         except Exception as exc:
-            return _unexpected("alert", exc)
+            return self._failed("alert", _unexpected("alert", exc))
 
     def trace(
         self,
@@ -261,10 +283,11 @@ class FlextObservabilityMasterFactory:
                 parent_span_id=parent_span_id,
             )
             if built.is_failure:
-                return built
-            return self._adapters().traces.record(built.value)  # type: ignore[arg-type]
+                return self._failed("trace", built)
+            result = self._adapters().traces.record(built.unwrap())
+            return result if result.is_success else self._failed("trace", result)
         except Exception as exc:
-            return _unexpected("trace", exc)
+            return self._failed("trace", _unexpected("trace", exc))
 
     def health_check(
         self,
@@ -279,13 +302,13 @@ class FlextObservabilityMasterFactory:
         try:
             built = flext_create_health_check(component, status, message=message, details=details)
             if built.is_failure:
-                return built
+                return self._failed("health_check", built)
             otel = self.otel
-            check = _scrubbed(built.value, otel, ("message",), "details")
+            check = _scrubbed(built.unwrap(), otel, ("message",), "details")
             result: FlextResult[FlextHealthCheck] = otel.health_adapter.record(check)
-            return result
+            return result if result.is_success else self._failed("health_check", result)
         except Exception as exc:
-            return _unexpected("health check", exc)
+            return self._failed("health_check", _unexpected("health check", exc))
 
     def health_status(self) -> FlextResult[dict[str, Any]]:
         """``{"status": overall, "components": {component: {"status", "message",

@@ -164,26 +164,24 @@ class _Outage:
     """Logs the first failure of an outage once (WARNING, no traceback) and the
     first success after it once (INFO); failures in between are only counted."""
 
-    __slots__ = ("_down", "_key")
+    __slots__ = ("_key", "_once")
 
     def __init__(self, key: str) -> None:
         self._key = key
-        self._down = False
+        self._once = _OnceLogger(key, logger=_logger)
 
     def success(self) -> None:
-        if self._down:
-            self._down = False
+        if self._once.reset("outage"):
             _logger.info("%s: export recovered", self._key)
 
     def failure(self, error: str | None) -> None:
-        if not self._down:
-            self._down = True
-            _logger.warning(
-                "%s: export failed (%s); items are counted as export_failed and further "
-                "failures are not logged until an export succeeds",
-                self._key,
-                error,
-            )
+        self._once.log(
+            "outage",
+            "%s: export failed (%s); items are counted as export_failed and further "
+            "failures are not logged until an export succeeds",
+            self._key,
+            error,
+        )
 
 
 def _seconds(timeout_millis: float | None) -> float:
@@ -525,7 +523,7 @@ class _BatchCore(Generic[T]):
                 return
             flight.settled = True
             if invalid:
-                self._counters.drop("invalid", invalid)
+                self._counters.drop("invalid", invalid, cause="scrub_failed")
             if exported:
                 self._counters.exported(exported, time_ns=now)
                 outcome = True

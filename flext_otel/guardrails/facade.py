@@ -62,6 +62,7 @@ from flext_otel.guardrails.scrubbing import (
 )
 from flext_otel.guardrails.transform import SpanTransform
 from flext_otel.support.counters import PipelineCounters, PipelineStats
+from flext_otel.support.logonce import LogOnce
 
 if TYPE_CHECKING:
     from opentelemetry.util.types import Attributes
@@ -130,6 +131,7 @@ class CardinalityGuard:
         self.per_instrument = {name.lower(): n for name, n in per_instrument.items()}
         self._lock = threading.Lock()
         self._overflowed: dict[str, int] = {}
+        self._warned = LogOnce("metric cardinality")
 
     def cardinality_limits(self) -> dict[type, int]:
         """The global limit for every instrument class (a reader's ``cardinality_limits``)."""
@@ -151,15 +153,14 @@ class CardinalityGuard:
         """Warn once for ``instrument`` and return the function counting one measurement."""
         name = instrument.lower()
         with self._lock:
-            first = name not in self._overflowed
             self._overflowed.setdefault(name, 0)
-        if first:
-            _logger.warning(
-                "metric %r exceeded its cardinality limit of %d attribute sets; further "
-                "attribute sets are folded into one otel.metric.overflow=true series",
-                instrument,
-                self.per_instrument.get(name, self.limit),
-            )
+        self._warned.log(
+            name,
+            "metric %r exceeded its cardinality limit of %d attribute sets; further "
+            "attribute sets are folded into one otel.metric.overflow=true series",
+            instrument,
+            self.per_instrument.get(name, self.limit),
+        )
         counts = self._overflowed
         lock = self._lock
 
@@ -234,10 +235,15 @@ class Guardrails:
             self.scrubber, self.counters, self.options.attribute_value_length_limit
         )
 
-    def console_span_exporter(self, inner: SpanExporter) -> SpanExporter:
-        """``inner`` behind the scrubbing transform (when scrubbing is on)."""
+    def console_span_exporter(
+        self, inner: SpanExporter, counters: PipelineCounters | None = None
+    ) -> SpanExporter:
+        """``inner`` behind the scrubbing transform (when scrubbing is on), counted
+        in ``counters`` when given."""
         transform = self.span_transform()
-        return inner if transform is None else TransformingSpanExporter(inner, transform)
+        if transform is None and counters is None:
+            return inner
+        return TransformingSpanExporter(inner, transform, counters)
 
     def sampler(self, head: sampling.Sampler) -> sampling.Sampler:
         """``head``, rate-limited on root traces when ``max_traces_per_second`` is set;

@@ -5,11 +5,25 @@ Sampling
 :class:`RateLimitingSampler` puts a token bucket on new root traces (children
 follow their parent); :class:`TailSamplingProcessor` buffers ended spans per
 trace and keeps or drops each trace whole. See :class:`SamplingOptions`.
+
+Counting
+--------
+Every sampler and processor here counts **spans**, one unit everywhere: each
+span considered is ``accepted``, then ``exported`` (sampled, or forwarded by the
+tail sampler) or dropped as ``sampled_out`` -- children dropped because their
+root was dropped included -- so ``accepted == exported + dropped`` holds (for
+the tail sampler once nothing is buffered). A span lost to an internal failure
+is dropped as ``invalid`` with its cause, and the first failure of each cause is
+logged once at WARNING.
+
+Imports: the OTel SDK, ``guardrails.options`` and ``support``.
+
+Threading: samplers and ``on_start``/``on_end`` run on the application's threads;
+each takes at most one short lock and never raises.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -22,14 +36,13 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, sampling
 
 from flext_otel.guardrails.options import SamplingOptions
 from flext_otel.support.counters import PipelineCounters, PipelineStats
+from flext_otel.support.logonce import LogOnce
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.sdk.trace import Span
     from opentelemetry.trace import Link, SpanKind, TraceState
     from opentelemetry.util.types import Attributes
-
-_logger = logging.getLogger("flext_otel")
 
 
 class CountingSampler(sampling.Sampler):
@@ -58,12 +71,11 @@ class CountingSampler(sampling.Sampler):
         result = self._inner.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
-        counters = self._counters
-        counters.accept()
         if result.decision is sampling.Decision.RECORD_AND_SAMPLE:
-            counters.exported()
+            self._counters.passed()
         else:
-            counters.drop("sampled_out")
+            self._counters.accept()
+            self._counters.drop("sampled_out")
         return result
 
     def get_description(self) -> str:
@@ -77,8 +89,9 @@ class RateLimitingSampler(sampling.Sampler):
     Spans with a valid parent (local or remote) are decided by ``inner`` alone
     (use a ``ParentBased`` inner sampler so children follow their parent). A
     root that ``inner`` samples takes a token from a bucket holding up to one
-    second's worth (at least one); without a token it is dropped and counted
-    as ``sampled_out``.
+    second's worth (at least one); without a token it is dropped. Every span is
+    counted: ``exported`` when sampled, ``sampled_out`` when not (a child of a
+    dropped root too), so the counts are spans, like the other samplers'.
     """
 
     def __init__(
@@ -124,17 +137,16 @@ class RateLimitingSampler(sampling.Sampler):
         result = self._inner.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
-        parent = trace_api.get_current_span(parent_context).get_span_context()
-        if parent.is_valid:
-            return result
         counters = self._counters
-        counters.accept()
         if result.decision is not sampling.Decision.RECORD_AND_SAMPLE:
+            counters.accept()
             counters.drop("sampled_out")
             return result
-        if self._take():
-            counters.exported()
+        parent = trace_api.get_current_span(parent_context).get_span_context()
+        if parent.is_valid or self._take():
+            counters.passed()
             return result
+        counters.accept()
         counters.drop("sampled_out")
         return sampling.SamplingResult(sampling.Decision.DROP, None, result.trace_state)
 
@@ -199,6 +211,7 @@ class TailSamplingProcessor(SpanProcessor):
         self._slow_ns = None if slow is None else int(slow * 1_000_000)
         self._ratio_bound = int(options.background_ratio * (1 << 64))
         self._shutdown = False
+        self._once = LogOnce("tail sampling")
         counters.depth = self.buffered
 
     def add_child(self, processor: SpanProcessor) -> None:
@@ -232,7 +245,13 @@ class TailSamplingProcessor(SpanProcessor):
         """Must hold the lock: pop the trace, remember and apply its decision."""
         pending = self._pending.pop(trace_id)
         self._buffered -= len(pending.spans)
-        keep = self._keep(trace_id, pending, root)
+        try:
+            keep = self._keep(trace_id, pending, root)
+        except Exception as exc:  # fail open: a trace that cannot be judged is kept
+            keep = True
+            self._once.log(
+                "decision", "tail sampling could not judge a trace and keeps it: %r", exc
+            )
         self._remember(trace_id, keep)
         if keep:
             out.extend(pending.spans)
@@ -262,8 +281,19 @@ class TailSamplingProcessor(SpanProcessor):
             for child in self._children:
                 try:
                     child.on_end(span)
-                except Exception:  # a child must not break the others
-                    _logger.debug("child span processor failed", exc_info=True)
+                except Exception as exc:  # a child must not break the others; it counts
+                    self._child_failed(child, "on_end", exc)
+
+    def _child_failed(self, child: SpanProcessor, hook: str, exc: BaseException) -> None:
+        """Log a child processor's failure once per child, hook and exception type."""
+        name = type(child).__name__
+        self._once.log(
+            f"{name}.{hook}:{type(exc).__name__}",
+            "tail sampling: child span processor %s failed in %s: %r",
+            name,
+            hook,
+            exc,
+        )
 
     # -- SpanProcessor ------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -271,44 +301,62 @@ class TailSamplingProcessor(SpanProcessor):
         for child in self._children:
             try:
                 child.on_start(span, parent_context)
-            except Exception:
-                _logger.debug("child span processor failed at start", exc_info=True)
+            except Exception as exc:
+                self._child_failed(child, "on_start", exc)
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Buffer the span; decide its trace when its local root ended; never raises."""
+        """Buffer the span; decide its trace when its local root ended; never raises.
+
+        A span that cannot be placed (an internal failure) is dropped as ``invalid``
+        with the exception type as its cause, and the first failure of each type is
+        logged.
+        """
         out: list[ReadableSpan] = []
+        counters = self._counters
+        counters.accept()
+        placed = False
         try:
             context = span.context
             if context is None or self._shutdown:
-                self._forward([span])
-                return
-            trace_id = context.trace_id
-            now = self._clock()
-            self._counters.accept()
-            with self._lock:
-                known = self._decided.get(trace_id)
-                if known is not None:
-                    if known:
-                        out.append(span)
-                    else:
-                        self._counters.drop("sampled_out")
-                else:
-                    pending = self._pending.get(trace_id)
-                    if pending is None:
-                        pending = self._pending[trace_id] = _PendingTrace(now)
-                    pending.spans.append(span)
-                    self._buffered += 1
-                    if span.status.status_code is trace_api.StatusCode.ERROR:
-                        pending.error = True
-                    if _is_local_root(span):
-                        self._decide(trace_id, span, out)
-                    while self._buffered > self._opts.max_buffered_spans and self._pending:
-                        self._decide(next(iter(self._pending)), None, out)
-                    self.high_water = max(self.high_water, self._buffered)
-                self._expire(now, out)
-        except Exception:  # never raise into span end
-            _logger.debug("tail sampling failed for a span", exc_info=True)
+                out.append(span)
+                placed = True
+            else:
+                trace_id = context.trace_id
+                now = self._clock()
+                with self._lock:
+                    placed = self._place(span, trace_id, now, out)
+                    self._expire(now, out)
+        except Exception as exc:  # never raise into span end
+            if not placed:
+                counters.drop("invalid", cause=type(exc).__name__)
+            self._once.failure(exc)
         self._forward(out)
+
+    def _place(self, span: ReadableSpan, trace_id: int, now: int, out: list[ReadableSpan]) -> bool:
+        """Must hold the lock: follow a known decision or buffer the span (and decide
+        its trace when it is the local root, or evict when the buffer is full)."""
+        known = self._decided.get(trace_id)
+        if known is not None:
+            if known:
+                out.append(span)
+            else:
+                self._counters.drop("sampled_out")
+            return True
+        pending = self._pending.get(trace_id)
+        if pending is None:
+            pending = self._pending[trace_id] = _PendingTrace(now)
+        error = span.status.status_code is trace_api.StatusCode.ERROR
+        root = _is_local_root(span)
+        pending.spans.append(span)
+        self._buffered += 1
+        if error:
+            pending.error = True
+        if root:
+            self._decide(trace_id, span, out)
+        while self._buffered > self._opts.max_buffered_spans and self._pending:
+            self._decide(next(iter(self._pending)), None, out)
+        self.high_water = max(self.high_water, self._buffered)
+        return True
 
     def _decide_all(self) -> None:
         out: list[ReadableSpan] = []
@@ -343,8 +391,8 @@ class TailSamplingProcessor(SpanProcessor):
                     child.shutdown(remaining)  # type: ignore[call-arg]
                 except TypeError:  # SDK processors take no timeout
                     child.shutdown()
-            except Exception:
-                _logger.debug("child span processor failed at shutdown", exc_info=True)
+            except Exception as exc:
+                self._child_failed(child, "shutdown", exc)
 
 
 __all__ = ["CountingSampler", "RateLimitingSampler", "SamplingOptions", "TailSamplingProcessor"]

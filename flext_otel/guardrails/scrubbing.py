@@ -85,6 +85,8 @@ from opentelemetry.trace import Status
 
 from flext_otel.guardrails.options import REDACTED, ScrubbingOptions
 from flext_otel.guardrails.transform import SpanTransform
+from flext_otel.support.counters import PipelineCounters
+from flext_otel.support.logonce import LogOnce
 
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs import ReadWriteLogRecord
@@ -722,27 +724,60 @@ def make_span_transform(
 
 
 class TransformingSpanExporter(SpanExporter):
-    """Applies a span transform (e.g. scrubbing) before handing spans to ``inner``."""
+    """Applies a span transform (e.g. scrubbing) before handing spans to ``inner``.
 
-    def __init__(self, inner: SpanExporter, transform: SpanTransform | None) -> None:
+    With ``counters`` it also counts spans: accepted, exported, ``export_failed``,
+    and a span the transform fails on dropped as ``invalid`` (cause
+    ``scrub_failed``, logged once at WARNING): an unscrubbed span never leaves.
+    """
+
+    def __init__(
+        self,
+        inner: SpanExporter,
+        transform: SpanTransform | None,
+        counters: PipelineCounters | None = None,
+    ) -> None:
         self.inner = inner
         self._transform = transform
+        self._counters = counters
+        self._once = LogOnce("span scrubbing before export")
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Transform each span (a failing transform drops it), then export the rest."""
         transform = self._transform
-        if transform is None:
+        counters = self._counters
+        if transform is None and counters is None:
             return self.inner.export(spans)
+        if counters is not None:
+            counters.accept(len(spans))
         kept: list[ReadableSpan] = []
         for span in spans:
+            if transform is None:
+                kept.append(span)
+                continue
             try:
                 out = transform(span)
-            except Exception:  # fail closed: an untransformed span never leaves
-                _logger.debug("span transform failed; span not exported", exc_info=True)
-                continue
+            except Exception as exc:  # fail closed: an untransformed span never leaves
+                self._once.log(
+                    "scrub_failed", "span scrubbing failed; the span is not exported: %r", exc
+                )
+                out = None
             if out is not None:
                 kept.append(out)
-        return self.inner.export(kept)
+            elif counters is not None:
+                counters.drop("invalid", cause="scrub_failed")
+        if counters is None:
+            return self.inner.export(kept)
+        try:
+            result = self.inner.export(kept)
+        except Exception:
+            counters.drop("export_failed", len(kept))
+            raise
+        if result is SpanExportResult.SUCCESS:
+            counters.exported(len(kept))
+        else:
+            counters.drop("export_failed", len(kept))
+        return result
 
     def shutdown(self) -> None:
         """Shut the inner exporter down."""
@@ -774,7 +809,7 @@ class GuardLogProcessor(LogRecordProcessor):
         self._scrubber = scrubber
         self._counters = counters
         self._limit = value_length_limit
-        self._logged = False
+        self._once = LogOnce("log scrubbing")
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         """Scrub attributes and body; truncate an over-long string body."""
@@ -783,9 +818,9 @@ class GuardLogProcessor(LogRecordProcessor):
             self._guard(record)
         except Exception as exc:
             self._counters.add("internal_errors")
-            if not self._logged:
-                self._logged = True
-                _logger.warning("log scrubbing failed; the record is blanked: %r", exc)
+            self._once.log(
+                type(exc).__name__, "log scrubbing failed; the record is blanked: %r", exc
+            )
             try:
                 record.body = self._scrubber.replacement if self._scrubber else None
                 attributes = record.attributes

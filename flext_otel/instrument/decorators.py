@@ -63,6 +63,7 @@ from opentelemetry.trace import Link, Span, Status, StatusCode, set_span_in_cont
 from opentelemetry.util.types import AttributeValue
 
 from flext_otel.pipeline import state as providers
+from flext_otel.support.logonce import LogOnce
 
 __all__ = [
     "CALLS_METRIC",
@@ -75,6 +76,7 @@ __all__ = [
 ]
 
 _logger = logging.getLogger("flext_otel")
+_failures = LogOnce("flext_monitor_function instrumentation")
 
 SCOPE_NAME = "flext_otel"
 """Instrumentation scope of the decorator's tracer and meter."""
@@ -180,15 +182,13 @@ def _current_pipeline() -> _Pipeline:
     return resolved
 
 
-_failure_logged = False
-
-
 def _instrumentation_failed(exc: BaseException) -> None:
-    """Log the first internal failure; the user's code carries on regardless."""
-    global _failure_logged
-    if not _failure_logged:
-        _failure_logged = True
-        _logger.warning("flext_monitor_function instrumentation failed: %r", exc)
+    """Count an internal failure under ``api:decorator`` of the current pipeline (cause:
+    the exception type; the first of each is logged); the user's code carries on."""
+    try:
+        providers.current().failures.record("api:decorator", type(exc).__name__, repr(exc))
+    except Exception:  # no pipeline to count in: at least say it once
+        _failures.failure(exc)
 
 
 # -- attribute values -----------------------------------------------------------
@@ -812,14 +812,11 @@ def span(name: str, /, **attributes: AttributeValue) -> AbstractContextManager[S
     return _SpanScope(name, attributes)
 
 
-_warned_names: list[bool] = []
-
-
 def _fallback_span_name(name: object) -> str:
     """A usable name for a bad one: the caller's block still runs, traced, and the
     mistake is logged once rather than raised on a hot path."""
-    if not _warned_names:
-        _warned_names.append(True)
-        _logger.warning("span(): name must be a non-empty str, got %.80r; using its text", name)
+    _failures.log(
+        "span-name", "span(): name must be a non-empty str, got %.80r; using its text", name
+    )
     text = name if isinstance(name, str) else repr(name)
     return text or "unnamed"

@@ -24,7 +24,7 @@ from flext_otel.pipeline.correlation import get_correlation_id
 from flext_otel.store.telemetry import TelemetryStore, log_view_from, span_record_from
 from flext_otel.support.counters import PipelineCounters, PipelineStats
 from flext_otel.support.keys import CORRELATION_ATTRIBUTE
-from flext_otel.support.logonce import _OnceLogger
+from flext_otel.support.logonce import LogOnce
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -66,13 +66,14 @@ class _StoreWriter:
         self._store = store
         self._dropped = PipelineCounters(key)
         self._shutdown = False
-        self._once = _OnceLogger(f"{key} processor")
+        self._once = LogOnce(f"{key} processor")
 
     def stats(self) -> PipelineStats:
         """Accepted = items stored + dropped; exported = items stored."""
         stored = self._store.stats()[self._signal].accepted
-        dropped = self._dropped.snapshot().dropped
-        return PipelineStats(stored + sum(dropped.values()), stored, dropped)
+        dropped = self._dropped.snapshot()
+        total = stored + dropped.dropped_total
+        return PipelineStats(total, stored, dropped.dropped, causes=dropped.causes)
 
     def shutdown(self) -> None:
         """Stop accepting items (idempotent); the store keeps what it has."""
@@ -114,7 +115,7 @@ class StoreSpanProcessor(_StoreWriter, SpanProcessor):
                 span = kept
             self._add(span_record_from(span))
         except Exception as exc:
-            self._dropped.drop("invalid")
+            self._dropped.drop("invalid", cause=type(exc).__name__)
             self._once.failure(exc)
 
 
@@ -172,7 +173,7 @@ class StoreLogProcessor(_StoreWriter, LogRecordProcessor):
                     return
             self._add(log_view_from(log_record))
         except Exception as exc:
-            self._dropped.drop("invalid")
+            self._dropped.drop("invalid", cause=type(exc).__name__)
             self._once.failure(exc)
 
 

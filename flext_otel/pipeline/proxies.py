@@ -1,10 +1,21 @@
 """Proxy tracer, meter and logger providers that follow the current pipeline.
 
 ``configure()`` installs these once as the OTel globals. Each proxy resolves the
-real tracer, instrument or logger on the current :class:`~flext_otel.providers.FlextOtel`
+real tracer, instrument or logger on the current :class:`~flext_otel.pipeline.sdk.FlextOtel`
 and caches it until :data:`SWITCH` says the current pipeline changed (a new
 ``configure()``, a test ``capture()``), so objects obtained before a
 reconfiguration follow it. No OTel private attribute is touched.
+
+Imports: the OTel API only (``pipeline.state`` wires :data:`SWITCH` to itself).
+
+Threading: proxies are shared by every thread. A proxy caches one immutable
+``(generation, real object)`` pair, read and replaced as a whole, and reads the
+generation *before* resolving: a switch that lands while a thread resolves
+leaves that thread's pair one generation behind, so the next call resolves
+again -- a stale object is never cached under the new generation. The switch
+side (``pipeline.state``) sets the new current pipeline before it bumps the
+generation. Resolution never holds a lock; two threads may resolve the same
+generation at once, and either result is right.
 """
 
 from __future__ import annotations
@@ -67,19 +78,19 @@ class ProxyTracerProvider(trace_api.TracerProvider):
 
 
 class _ProxyTracer(trace_api.Tracer):
-    __slots__ = ("_args", "_generation", "_tracer")
+    __slots__ = ("_args", "_bound")
 
     def __init__(self, *args: Any) -> None:
         self._args = args
-        self._generation = -1
-        self._tracer: trace_api.Tracer = trace_api.NoOpTracer()
+        self._bound: tuple[int, trace_api.Tracer] = (-1, trace_api.NoOpTracer())
 
     def _real(self) -> trace_api.Tracer:
-        if self._generation != SWITCH.generation:
-            otel = SWITCH.current()
-            self._tracer = otel.tracer_provider.get_tracer(*self._args)
-            self._generation = SWITCH.generation
-        return self._tracer
+        bound = self._bound
+        generation = SWITCH.generation
+        if bound[0] != generation:  # read before resolving: see the module docs
+            bound = (generation, SWITCH.current().tracer_provider.get_tracer(*self._args))
+            self._bound = bound
+        return bound[1]
 
     def start_span(self, *args: Any, **kwargs: Any) -> Span:
         return self._real().start_span(*args, **kwargs)
@@ -111,14 +122,15 @@ class _ProxyLogger(logs_api.Logger):
     ) -> None:
         super().__init__(name, version, schema_url, attributes)
         self._args = (name, version, schema_url, attributes)
-        self._generation = -1
-        self._logger: logs_api.Logger = logs_api.NoOpLogger(name)
+        self._bound: tuple[int, logs_api.Logger] = (-1, logs_api.NoOpLogger(name))
 
     def _real(self) -> logs_api.Logger:
-        if self._generation != SWITCH.generation:
-            self._logger = SWITCH.current().logger_provider.get_logger(*self._args)
-            self._generation = SWITCH.generation
-        return self._logger
+        bound = self._bound
+        generation = SWITCH.generation
+        if bound[0] != generation:  # read before resolving: see the module docs
+            bound = (generation, SWITCH.current().logger_provider.get_logger(*self._args))
+            self._bound = bound
+        return bound[1]
 
     def emit(self, record: Any = None, **kwargs: Any) -> None:
         self._real().emit(record, **kwargs)
@@ -154,15 +166,17 @@ class _ProxyInstrument:
         self._factory = factory
         self._args = args
         self._kwargs = kwargs
-        self._generation = -1
-        self._real: Any = None
+        self._bound: tuple[int, Any] = (-1, None)
 
     def _instrument(self) -> Any:
-        if self._generation != SWITCH.generation:
+        bound = self._bound
+        generation = SWITCH.generation
+        if bound[0] != generation:  # read before resolving: see the module docs
+            # the meter reads the generation after this one did: it is at least as new
             meter = self._meter.real()
-            self._real = getattr(meter, self._factory)(*self._args, **self._kwargs)
-            self._generation = SWITCH.generation
-        return self._real
+            bound = (generation, getattr(meter, self._factory)(*self._args, **self._kwargs))
+            self._bound = bound
+        return bound[1]
 
 
 class _ProxyCounter(_ProxyInstrument, metrics_api.Counter):
@@ -232,14 +246,16 @@ class _ProxyMeter(metrics_api.Meter):
     ) -> None:
         super().__init__(name, version, schema_url)
         self._meter_args = (name, version, schema_url, attributes)
-        self._generation = -1
-        self._meter: metrics_api.Meter = metrics_api.NoOpMeter(name)
+        self._bound: tuple[int, metrics_api.Meter] = (-1, metrics_api.NoOpMeter(name))
 
     def real(self) -> metrics_api.Meter:
-        if self._generation != SWITCH.generation:
-            self._meter = SWITCH.current().meter_provider.get_meter(*self._meter_args)
-            self._generation = SWITCH.generation
-        return self._meter
+        """The real meter of the current pipeline (resolved once per generation)."""
+        bound = self._bound
+        generation = SWITCH.generation
+        if bound[0] != generation:  # read before resolving: see the module docs
+            bound = (generation, SWITCH.current().meter_provider.get_meter(*self._meter_args))
+            self._bound = bound
+        return bound[1]
 
     def _sync(
         self,

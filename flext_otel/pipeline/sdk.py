@@ -60,11 +60,13 @@ from flext_otel.pipeline.processors import (
 )
 from flext_otel.store.telemetry import TelemetryStore
 from flext_otel.support.counters import DROP_REASONS, PipelineCounters, PipelineStats
+from flext_otel.support.failures import FailureLedger
 
 _logger = logging.getLogger("flext_otel")
 
 PACKAGE_VERSION = "0.1.0"
 EXIT_TIMEOUT_MILLIS = 10_000
+_RELEASE_TIMEOUT_S = 5.0
 
 
 # -- reports ----------------------------------------------------------------
@@ -250,6 +252,9 @@ class FlextOtel:
 
     def __init__(self, options: FlextOtelOptions) -> None:
         self.options = options
+        #: Failures with no processor to count them (rejected API calls, decorator
+        #: and metric-collection failures), merged into :meth:`stats`.
+        self.failures = FailureLedger()
         self.store = TelemetryStore(
             options.store_capacity,
             spans_capacity=options.capacity("spans"),
@@ -271,15 +276,34 @@ class FlextOtel:
             self.meter_provider: metrics_api.MeterProvider = metrics_api.NoOpMeterProvider()
             self.logger_provider: logs_api.LoggerProvider = logs_api.NoOpLoggerProvider()
             return
-        tracer_provider = self._build_traces()
-        logger_provider = self._build_logs()
-        self.tracer_provider = tracer_provider
-        self.meter_provider = self._build_metrics()
-        self.logger_provider = logger_provider
-        self._provider_shutdowns = [tracer_provider.shutdown, logger_provider.shutdown]
-        self._observe_pipelines()
+        built: list[Callable[[], object]] = []
+        try:
+            tracer_provider = self._build_traces()
+            built.append(tracer_provider.shutdown)
+            logger_provider = self._build_logs()
+            built.append(logger_provider.shutdown)
+            self.tracer_provider = tracer_provider
+            self.meter_provider = self._build_metrics()
+            self.logger_provider = logger_provider
+            self._observe_pipelines()
+        except BaseException:
+            self._release_partial(built)
+            raise
+        self._provider_shutdowns = built
         # a multiprocessing child leaves through os._exit (no atexit): flush it there
         multiprocessing.util.register_after_fork(self, _shutdown_in_child)
+
+    def _release_partial(self, provider_shutdowns: Sequence[Callable[[], object]]) -> None:
+        """A builder raised: stop every part already built (exporter threads, metric
+        readers, channels) and the providers, within 5 s, so a failed construction
+        leaks nothing; the caller re-raises."""
+        deadline = time.monotonic() + _RELEASE_TIMEOUT_S
+        _run_stages(self._components, lambda c, ms: c.stop(ms), deadline)
+        for provider_shutdown in provider_shutdowns:
+            _run_bounded(
+                provider_shutdown, max(deadline - time.monotonic(), 0.05), "provider-shutdown"
+            )
+        self._components = []
 
     # -- assembly ---------------------------------------------------------
     def _counters(self, key: str, depth: Callable[[], int] | None = None) -> PipelineCounters:
@@ -332,10 +356,11 @@ class FlextOtel:
         self._add_component("traces:store", store_processor, stats=store_processor.stats)
         for name in opts.traces_exporter:
             if name == "console":
-                exporter = guards.console_span_exporter(ConsoleTreeSpanExporter())
+                counters = self._counters("traces:console")
+                exporter = guards.console_span_exporter(ConsoleTreeSpanExporter(), counters)
                 console = SimpleSpanProcessor(exporter)
                 add(console)
-                self._add_component("traces:console", console)
+                self._add_component("traces:console", console, stats=counters.snapshot)
             elif name == "otlp":
                 processor = self._batch_spans(opts)
                 add(processor)
@@ -365,11 +390,13 @@ class FlextOtel:
             preferred_aggregation=cardinality.counting_aggregation(), cardinality_limits=limits
         )
         read_points = metric_points(store_reader)
+        failures = self.failures
 
         def safe_points() -> list[Any]:
             try:
                 return read_points()
-            except Exception:  # a shut-down reader reads as empty
+            except Exception as exc:  # the store reads as empty, but the failure shows
+                failures.record("metrics:store", type(exc).__name__, repr(exc))
                 return []
 
         self.store.set_metric_source(safe_points)
@@ -504,7 +531,9 @@ class FlextOtel:
         """Expose the pipeline counters as ``flext.pipeline.*`` observable counters.
 
         Every reason of ``flext.pipeline.dropped`` is reported (zero included) so
-        rates and alerts have a series from the start.
+        rates and alerts have a series from the start. Failure-only keys
+        (``api:<call>``, ``metrics:store``) appear with their first failure;
+        ``stats()`` and ``/health`` split their ``invalid`` drops by cause.
         """
         meter = self.meter_provider.get_meter("flext_otel.pipeline", PACKAGE_VERSION)
 
@@ -539,8 +568,21 @@ class FlextOtel:
         return self._report is not None
 
     def stats(self) -> dict[str, PipelineStats]:
-        """Pipeline counters keyed ``"<signal>:<exporter>"``."""
-        return {c.key: c.stats() for c in self._components if c.key and c.stats is not None}
+        """Pipeline counters keyed ``"<signal>:<exporter>"``.
+
+        Besides the exporters' and samplers' keys, failures that no processor
+        sees appear with their first occurrence, as ``invalid`` drops whose
+        ``causes`` say why: ``"api:<call>"`` for rejected calls of ``metric``,
+        ``log``, ``alert``, ``trace`` and ``health_check`` (causes: error codes),
+        ``"api:decorator"`` for the decorator's own failures and
+        ``"metrics:store"`` for failed metric collections (causes: exception
+        types). These keys count failures only: their ``accepted`` equals
+        their ``dropped`` total.
+        """
+        stats = {c.key: c.stats() for c in self._components if c.key and c.stats is not None}
+        for key, failed in self.failures.stats().items():
+            stats.setdefault(key, failed)
+        return stats
 
     @property
     def health_adapter(self) -> Any:

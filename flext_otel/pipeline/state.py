@@ -72,11 +72,11 @@ def current() -> FlextOtel:
     if otel is not None:
         return otel
     with _state.lock:
-        if _state.current is None:
-            _state.default = FlextOtel(resolve_options(install_globals=False))
+        otel = _state.current
+        if otel is None:  # no capture, nothing configured: the embedded default
+            otel = _state.default = FlextOtel(resolve_options(install_globals=False))
             _state.refresh()
-        assert _state.current is not None
-        return _state.current
+        return otel
 
 
 SWITCH.current = current

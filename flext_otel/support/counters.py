@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -69,6 +69,9 @@ class PipelineStats:
     last_export_ok: bool | None = None
     last_error: str | None = None
     last_export_time_ns: int | None = None
+    causes: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Items dropped as ``invalid``, by cause: the error code of a rejected API call
+    (``INVALID_NAME``) or what failed inside flext (``scrub_failed``, an exception type)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.dropped, DropCounts):
@@ -94,6 +97,7 @@ class PipelineStats:
             "last_export_ok": self.last_export_ok,
             "last_error": self.last_error,
             "last_export_time_ns": self.last_export_time_ns,
+            "causes": dict(self.causes),
         }
 
 
@@ -104,7 +108,16 @@ class PipelineCounters:
     reached the destination and ``dropped`` those that never will, by reason.
     """
 
-    __slots__ = ("_accepted", "_dropped", "_exported", "_last", "_lock", "depth", "key")
+    __slots__ = (
+        "_accepted",
+        "_causes",
+        "_dropped",
+        "_exported",
+        "_last",
+        "_lock",
+        "depth",
+        "key",
+    )
 
     def __init__(self, key: str, depth: Callable[[], int] | None = None) -> None:
         self.key = key
@@ -112,6 +125,7 @@ class PipelineCounters:
         self._accepted = 0
         self._exported = 0
         self._dropped: dict[str, int] = {}
+        self._causes: dict[str, int] = {}
         self._last: tuple[bool | None, str | None, int | None] = (None, None, None)
         self.depth = depth
 
@@ -120,6 +134,12 @@ class PipelineCounters:
         with self._lock:
             self._accepted += n
 
+    def passed(self, n: int = 1) -> None:
+        """``n`` items entered the pipeline and went through (one lock, not two)."""
+        with self._lock:
+            self._accepted += n
+            self._exported += n
+
     def exported(self, n: int = 1, *, time_ns: int | None = None) -> None:
         """``n`` items reached the destination."""
         with self._lock:
@@ -127,13 +147,21 @@ class PipelineCounters:
             self._last = (True, None, time_ns)
 
     def drop(
-        self, reason: str, n: int = 1, *, error: str | None = None, time_ns: int | None = None
+        self,
+        reason: str,
+        n: int = 1,
+        *,
+        error: str | None = None,
+        time_ns: int | None = None,
+        cause: str | None = None,
     ) -> None:
-        """``n`` items will never reach the destination, for ``reason``."""
+        """``n`` items will never reach the destination, for ``reason`` (and ``cause``)."""
         if n <= 0:
             return
         with self._lock:
             self._dropped[reason] = self._dropped.get(reason, 0) + n
+            if cause is not None:
+                self._causes[cause] = self._causes.get(cause, 0) + n
             if error is not None:
                 self._last = (False, error, time_ns)
 
@@ -160,4 +188,5 @@ class PipelineCounters:
                 ok,
                 error,
                 when,
+                MappingProxyType(dict(self._causes)),
             )

@@ -847,3 +847,160 @@ def test_create_and_record_functions_take_the_same_arguments(create: str, record
     import inspect
 
     assert inspect.signature(getattr(api, create)) == inspect.signature(getattr(api, record))
+
+
+# -- failures are counted, visible and logged once per error code -----------------
+
+API_CALLS = ("metric", "log", "alert", "trace", "health_check")
+
+
+def rejected(cap: Captured) -> dict[str, Any]:
+    """The ``api:<call>`` keys of the pipeline's stats."""
+    return {k: s for k, s in cap.otel.stats().items() if k.startswith("api:")}
+
+
+@pytest.mark.parametrize("target", ["module", "factory"])
+@pytest.mark.parametrize(("call", "code"), HOSTILE)
+def test_every_rejected_call_is_counted_by_error_code(
+    cap: Captured, target: str, call: Call, code: str | None
+) -> None:
+    """A rejected call counts one invalid drop under api:<call>, its error code the cause."""
+    recorder: Any = api if target == "module" else FlextObservabilityMasterFactory(cap.otel)
+    assert rejected(cap) == {}
+    result = call(recorder)
+    (key, stats), *others = rejected(cap).items()
+    assert others == []
+    assert key.removeprefix("api:") in API_CALLS
+    assert (stats.accepted, stats.exported, dict(stats.dropped)) == (1, 0, {"invalid": 1})
+    assert dict(stats.causes) == {result.error_code: 1}
+
+
+def bad_calls(recorder: Any) -> dict[str, list[FlextResult[Any]]]:
+    """Three bad calls per API function: two with one error code, one with another."""
+    return {
+        "metric": [
+            recorder.metric("bad name", 1),
+            recorder.metric("bad name", 2),
+            recorder.metric("orders_total", -1),
+        ],
+        "log": [recorder.log("m", "loud"), recorder.log("m", "louder"), recorder.log(None)],
+        "alert": [
+            recorder.alert("t", "m", "dire"),
+            recorder.alert("t", "m", "grave"),
+            recorder.alert("t", "m", status="gone"),
+        ],
+        "trace": [
+            recorder.trace("op", trace_id="xyz"),
+            recorder.trace("op", trace_id="abc"),
+            recorder.trace("op", duration_ms=-1),
+        ],
+        "health_check": [
+            recorder.health_check("db", "fine"),
+            recorder.health_check("db", "great"),
+            recorder.health_check(""),
+        ],
+    }
+
+
+def expected_causes(results: list[FlextResult[Any]]) -> dict[str, int]:
+    causes: dict[str, int] = {}
+    for result in results:
+        assert result.is_failure
+        code = result.error_code or ""
+        causes[code] = causes.get(code, 0) + 1
+    return causes
+
+
+@pytest.mark.parametrize("target", ["module", "factory"])
+def test_rejected_calls_show_in_stats_health_and_metrics(cap: Captured, target: str) -> None:
+    """Rejections are counted per call and error code in stats(), health() and
+    flext.pipeline.dropped; accepted == exported + dropped holds for every key."""
+    recorder: Any = api if target == "module" else FlextObservabilityMasterFactory(cap.otel)
+    results = bad_calls(recorder)
+    stats = cap.otel.stats()
+    health = cap.otel.health()["pipelines"]
+    dropped = {
+        (p.attributes["exporter"], p.attributes["reason"]): p.value
+        for p in cap.metrics("flext.pipeline.dropped")
+        if p.attributes["signal"] == "api"
+    }
+    for call, outcomes in results.items():
+        key = f"api:{call}"
+        causes = expected_causes(outcomes)
+        assert len(causes) == 2
+        assert stats[key].dropped == {"invalid": 3}
+        assert dict(stats[key].causes) == causes
+        assert health[key]["dropped"] == {"invalid": 3}
+        assert health[key]["causes"] == causes
+        assert dropped[(call, "invalid")] == 3
+    for key, s in stats.items():
+        assert s.accepted == s.exported + s.dropped_total, key
+
+
+def test_the_first_rejection_of_each_error_code_is_logged_once(
+    cap: Captured, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One WARNING per call and error code, naming both; repeats are only counted."""
+    with caplog.at_level(logging.WARNING, logger="flext_otel"):
+        results = bad_calls(api)
+        bad_calls(api)
+    lines = [r.getMessage() for r in caplog.records if "api:" in r.getMessage()]
+    expected = {
+        (f"api:{call}", code)
+        for call, outcomes in results.items()
+        for code in expected_causes(outcomes)
+    }
+    assert len(lines) == len(expected) == 10
+    for key, code in expected:
+        assert [line for line in lines if key in line and code in line], (key, code)
+
+
+def test_a_secret_in_a_rejected_value_is_not_logged(
+    cap: Captured, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The one log line quotes the error after scrubbing, so a secret in a bad name stays out."""
+    secret = "sk-live-abcdefghijklmnopqrstuvwx"
+    with caplog.at_level(logging.WARNING, logger="flext_otel"):
+        result = api.metric(f"api_key={secret} total", 1)
+    assert result.error_code == "INVALID_NAME"
+    (line,) = [r.getMessage() for r in caplog.records if "api:metric" in r.getMessage()]
+    assert secret not in line
+
+
+def test_record_failures_are_counted_too(cap: Captured) -> None:
+    """A failure inside OTel (RECORD_FAILED) is counted under api:<call> like a rejection."""
+
+    class BrokenLogger:
+        def emit(self, *args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("logger broken")
+
+    factory = FlextObservabilityMasterFactory(cap.otel)
+    factory._adapters().logs._logger = BrokenLogger()
+    result = factory.log("hello")
+    assert result.error_code == "RECORD_FAILED"
+    stats = cap.otel.stats()["api:log"]
+    assert dict(stats.causes) == {"RECORD_FAILED": 1}
+    assert stats.dropped == {"invalid": 1}
+
+
+def test_rejections_count_on_the_pipeline_they_were_meant_for() -> None:
+    """The module functions count on the current pipeline, a bound factory on its own."""
+    with capture() as first, capture() as second:
+        api.metric("bad name", 1)
+        FlextObservabilityMasterFactory(first.otel).metric("bad name", 1)
+        FlextObservabilityMasterFactory(first.otel).metric("bad name", 1)
+    assert second.otel.stats()["api:metric"].accepted == 1
+    assert first.otel.stats()["api:metric"].accepted == 2
+
+
+def test_rejected_calls_show_on_the_health_endpoint(cap: Captured) -> None:
+    """GET /health carries the api:<call> counts with their causes."""
+    from flext_otel.web.server import serve_http
+
+    api.alert("t", "m", "dire")
+    with serve_http(cap.otel, port=0) as handle:
+        with urllib.request.urlopen(f"{handle.url}/health", timeout=5) as response:
+            body = json.loads(response.read())
+    pipeline = body["pipelines"]["api:alert"]
+    assert pipeline["dropped"] == {"invalid": 1}
+    assert pipeline["causes"] == {"INVALID_SEVERITY": 1}

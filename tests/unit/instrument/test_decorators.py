@@ -959,7 +959,7 @@ def test_span_with_a_bad_name_still_runs_the_block_and_warns_once(
     text, and the mistake is logged once."""
     from flext_otel.instrument import decorators
 
-    decorators._warned_names.clear()
+    decorators._failures.reset("span-name")
     with caplog.at_level(logging.WARNING, logger="flext_otel"):
         with span(""):
             ran = ["empty"]
