@@ -184,3 +184,19 @@ if __name__ == "__main__":
         _, tail = rest.split(END, 1)
         README.write_text(f"{head}{START}\n{options_table()}\n{END}{tail}", encoding="utf-8")
         print("README option table updated")
+
+
+def test_readme_performance_table_is_generated_from_the_results() -> None:
+    """The README's performance block is exactly what readme_table.py renders from
+    benchmarks/results.md (run: python benchmarks/run.py --readme)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import readme_table
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    readme = README.read_text(encoding="utf-8")
+    results = (ROOT / "benchmarks" / "results.md").read_text(encoding="utf-8")
+    block = readme_table.current(readme)
+    assert block, "README.md lost its benchmarks:start/end markers"
+    assert block == readme_table.render(results), "run: python benchmarks/run.py --readme"
+    assert "over runs" not in readme  # no range without a source
