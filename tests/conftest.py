@@ -24,6 +24,19 @@ _CHOSEN = {os.environ[name] for name in ("PROMETHEUS_BIN", "PROMTOOL_BIN") if os
 _PROMETHEUS_HINT = "apt-get install -y --no-install-recommends prometheus (also provides promtool)"
 
 
+COVERAGE_VARIABLES = ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG", "COVERAGE_FILE")
+
+
+def coverage_env() -> dict[str, str]:
+    """Coverage's variables of this process, for a child started with a minimal environment.
+
+    ``.ci/run`` measures every Python process through coverage's ``.pth`` hook, which
+    acts only where these variables are set; a test that builds its child's
+    environment from scratch spreads this in (``env={**coverage_env(), ...}``).
+    """
+    return {name: os.environ[name] for name in COVERAGE_VARIABLES if name in os.environ}
+
+
 def backends_required() -> bool:
     """True where a missing backend is a failure (``FLEXT_OTEL_REQUIRE_BACKENDS=1``)."""
     return os.environ.get(REQUIRE_BACKENDS_ENV, "").strip().lower() in {"1", "true", "yes"}
