@@ -32,10 +32,13 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmark suite against the raw SDK and peers; writes benchmarks/results.md."""
-    session.install("-e", ".[all,test]")
-    session.install("logfire")
-    session.run("python", "benchmarks/run.py", *session.posargs)
+    """The benchmark suite against the raw SDK and peers; writes benchmarks/results.md.
+
+    The ``bench`` extra pins the logfire peer (``logfire>=5.4,<6``); a peer that did not
+    run fails the session (``--require-peers``) instead of vanishing from the table.
+    """
+    session.install("-e", ".[all,test,bench]")
+    session.run("python", "benchmarks/run.py", "--require-peers", *session.posargs)
 
 
 @nox.session

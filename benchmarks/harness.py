@@ -172,6 +172,8 @@ class Row:
 
     ``value`` is the flext-otel side (ns/op unless ``unit`` says otherwise),
     ``baseline_value`` its twin; ``ratio`` is what ``target`` is checked against.
+    ``not_run`` says why a row that belongs in the table was not measured (a peer
+    that is not installed): the table shows "NOT RUN" and the reason instead of numbers.
     """
 
     case: str
@@ -185,10 +187,13 @@ class Row:
     spread: tuple[float, float] | None = None
     note: str = ""
     extra: dict[str, float] = field(default_factory=dict)
+    not_run: str = ""
 
     @property
     def verdict(self) -> str:
-        """``met``, ``MISSED`` or empty when there is no target."""
+        """``met``, ``MISSED``, ``NOT RUN`` or empty when there is no target."""
+        if self.not_run:
+            return "NOT RUN"
         if self.target is None:
             return ""
         measured = self.value if self.target.absolute else self.ratio
@@ -212,6 +217,7 @@ class Row:
             "spread": None if self.spread is None else list(self.spread),
             "note": self.note,
             "extra": self.extra,
+            "not_run": self.not_run,
         }
 
     @classmethod
@@ -234,6 +240,7 @@ class Row:
             spread=None if not isinstance(spread, list) else (float(spread[0]), float(spread[1])),
             note=str(data.get("note") or ""),
             extra=dict(extra),  # type: ignore[call-overload]
+            not_run=str(data.get("not_run") or ""),
         )
 
 
@@ -281,6 +288,12 @@ def markdown_table(rows: list[Row]) -> str:
         "|---|---|--:|---|--:|--:|---|---|---|",
     ]
     for row in rows:
+        if row.not_run:
+            lines.append(
+                f"| {row.case} | {row.subject} | not run | {row.baseline} | | | "
+                f"{row.target or ''} | NOT RUN | {row.not_run} |"
+            )
+            continue
         baseline_value = "" if row.baseline_value is None else _number(row.baseline_value, row.unit)
         ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
         spread = "" if row.spread is None else f"{row.spread[0]:.2f}-{row.spread[1]:.2f}"

@@ -5,6 +5,10 @@ globals, so this module runs in its own interpreter (``run.py`` spawns it).
 flext-otel records into a private pipeline made current with ``use()``; logfire
 into the providers it configured. Ratios read "how many times faster flext-otel
 is" (logfire ns / flext-otel ns).
+
+logfire is pinned by the ``bench`` extra (``pip install -e '.[bench]'``, which
+``nox -s bench`` and ``.ci/run`` install). Without it the peer rows are still in
+the table, marked NOT RUN with the reason, and ``run.py --require-peers`` fails.
 """
 
 from __future__ import annotations
@@ -51,12 +55,32 @@ def _faster(subject: str, baseline: str, result: Comparison, target: Target | No
     )
 
 
+SPAN_ONLY = "@flext_monitor_function(metrics=False) no-op"
+FULL = "@flext_monitor_function no-op (span + duration + calls)"
+SPAN = 'flext_otel.span("op")'
+INSTRUMENT = "@logfire.instrument()"
+LOGFIRE_SPAN = 'logfire.span("op")'
+SPAN_ONLY_TARGET = Target(">=", 3)
+FULL_TARGET = Target(">=", 1.5)
+PINNED = ">=5.4,<6"
+"""The range the ``bench`` extra pins (pyproject.toml); other versions are reported."""
+
+
+def not_run(reason: str) -> list[Row]:
+    """The peer rows, each marked NOT RUN with ``reason`` (the table keeps its shape)."""
+    return [
+        Row("peer", SPAN_ONLY, 0.0, baseline=INSTRUMENT, target=SPAN_ONLY_TARGET, not_run=reason),
+        Row("peer", FULL, 0.0, baseline=INSTRUMENT, target=FULL_TARGET, not_run=reason),
+        Row("peer", SPAN, 0.0, baseline=LOGFIRE_SPAN, not_run=reason),
+    ]
+
+
 def peers(settings: Settings) -> list[Row]:
-    """Decorated no-op and span: flext-otel vs logfire (skipped when logfire is absent)."""
+    """Decorated no-op and span: flext-otel vs logfire (NOT RUN rows when logfire is absent)."""
     try:
         import logfire
     except ImportError:
-        return [Row("peer", "logfire not installed: peer cases skipped", 0.0, unit="")]
+        return not_run(f"logfire is not installed: pip install -e '.[bench]' (logfire{PINNED})")
     logfire.configure(send_to_logfire=False, console=False)
 
     @logfire.instrument()
@@ -74,31 +98,19 @@ def peers(settings: Settings) -> list[Row]:
         def full() -> None:
             return None
 
-        baseline = "@logfire.instrument()"
         result = interleave(
             Side("flext", _calling(span_only)), Side("logfire", _calling(logfire_noop)), settings
         )
-        rows.append(
-            _faster(
-                "@flext_monitor_function(metrics=False) no-op", baseline, result, Target(">=", 3)
-            )
-        )
+        rows.append(_faster(SPAN_ONLY, INSTRUMENT, result, SPAN_ONLY_TARGET))
         result = interleave(
             Side("flext", _calling(full)), Side("logfire", _calling(logfire_noop)), settings
         )
-        rows.append(
-            _faster(
-                "@flext_monitor_function no-op (span + duration + calls)",
-                baseline,
-                result,
-                Target(">=", 1.5),
-            )
-        )
+        rows.append(_faster(FULL, INSTRUMENT, result, FULL_TARGET))
         result = interleave(
             Side("flext", _spans(flext_otel.span)), Side("logfire", _spans(logfire.span)), settings
         )
-        rows.append(_faster('flext_otel.span("op")', 'logfire.span("op")', result, None))
+        rows.append(_faster(SPAN, LOGFIRE_SPAN, result, None))
     return rows
 
 
-__all__ = ["peers"]
+__all__ = ["not_run", "peers"]

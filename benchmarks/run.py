@@ -3,7 +3,12 @@
     python benchmarks/run.py                  # full run; writes benchmarks/results.md
     python benchmarks/run.py --quick          # smoke run (CI): same cases, tiny batches
     python benchmarks/run.py --only span      # one case (repeatable, or comma-separated)
+    python benchmarks/run.py --only span --merge  # re-run cases, replace their rows in results.md
+    python benchmarks/run.py --readme         # regenerate README.md's table from results.md
     nox -s bench                              # full run in a fresh venv with the peers
+
+A run that writes ``results.md`` also regenerates the README's performance table
+(``readme_table.py``). ``--require-peers`` (CI) fails when a peer row did not run.
 
 Each comparison runs both sides in the same process, interleaved over several
 rounds, and reports median ns/op and the ratio (see ``harness.py``). Cases that
@@ -29,6 +34,8 @@ if str(HERE) not in sys.path:  # run as a script or imported from elsewhere
     sys.path.insert(0, str(HERE))
 
 from harness import ROWS_MARKER, Row, Settings, in_subprocess, markdown_table  # noqa: E402
+from readme_table import cells, table_lines  # noqa: E402
+from readme_table import update as update_readme  # noqa: E402
 
 RESULTS = HERE / "results.md"
 
@@ -135,6 +142,45 @@ def report(rows: list[Row], env: dict[str, str], command: str, seconds: float) -
     )
 
 
+RERUN = " (re-run)"
+"""Suffix of the case cell of rows that ``--merge`` replaced."""
+
+
+def merged(previous: str, rows: list[Row], env: dict[str, str], command: str) -> str:
+    """``previous`` results with the rows of the cases in ``rows`` replaced by these.
+
+    Rows of other cases keep their place and numbers; the header keeps the full
+    run's environment and gains a ``re-run`` line naming the cases, date and command.
+    """
+    new_table = markdown_table(rows).splitlines()
+    fresh: dict[str, list[str]] = {}
+    for line in new_table[2:]:
+        case = cells(line)[0]
+        marked = line.replace(f"| {case} |", f"| {case}{RERUN} |", 1)
+        fresh.setdefault(case, []).append(marked)
+    replaced = set(fresh)
+    old_table = table_lines(previous)
+    body: list[str] = list(old_table[:2])
+    for line in old_table[2:]:
+        case = cells(line)[0].removesuffix(RERUN)
+        if case in fresh:
+            body.extend(fresh.pop(case))
+        elif case not in replaced:
+            body.append(line)
+    for lines in fresh.values():  # cases the previous run did not have
+        body.extend(lines)
+    cases = sorted({row.case for row in rows})
+    rerun = (
+        f"- re-run: {', '.join(cases)} on {env['date']} with `{command}` (rows marked{RERUN}; "
+        "the machine's load differs between runs: compare their ratios, not their times, "
+        "with the other rows)"
+    )
+    text = previous.replace("\n".join(old_table), "\n".join(body))
+    header, sep, rest = text.partition("\n\n| case |")
+    header = "\n".join(line for line in header.splitlines() if not line.startswith("- re-run:"))
+    return header + "\n" + rerun + sep + rest
+
+
 # -- main --------------------------------------------------------------------------
 
 
@@ -146,8 +192,7 @@ def _selected(only: list[str]) -> list[str]:
     return names or list(CASES)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the selected cases, print the table, write the results file."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny batches, < 60 s")
     parser.add_argument(
@@ -162,8 +207,24 @@ def main(argv: list[str] | None = None) -> int:
         "none for --quick or --only)",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace the selected cases' rows in benchmarks/results.md (keeping the others)",
+    )
+    parser.add_argument(
+        "--readme", action="store_true", help="only regenerate README.md's table from results.md"
+    )
+    parser.add_argument(
+        "--require-peers", action="store_true", help="exit 1 when a peer row did not run"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected cases, print the table, write the results file."""
+    args = _parser().parse_args(argv)
     settings = Settings.for_mode(args.quick, args.rounds)
 
     if args.child is not None:
@@ -171,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         print(ROWS_MARKER + json.dumps([row.to_json() for row in child_rows]), flush=True)
         return 0
 
+    if args.readme:
+        changed = update_readme()
+        print(f"README.md {'updated' if changed else 'already up to date'}", file=sys.stderr)
+        return 0
+    if args.merge and (args.quick or not args.only):
+        raise SystemExit("--merge needs --only CASE and a full (not --quick) run")
     names = _selected(args.only)
     started = time.monotonic()
     rows: list[Row] = []
@@ -185,13 +252,29 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output
     if output is None and not args.quick and not args.only:
         output = RESULTS
-    if output is not None:
-        given = argv if argv is not None else sys.argv[1:]
-        command = " ".join(["python benchmarks/run.py", *given])
-        output.write_text(report(rows, environment(), command.strip(), seconds), encoding="utf-8")
+    given = argv if argv is not None else sys.argv[1:]
+    command = " ".join(["python benchmarks/run.py", *given]).strip()
+    if args.merge:
+        output = output or RESULTS
+        previous = output.read_text(encoding="utf-8")
+        output.write_text(merged(previous, rows, environment(), command), encoding="utf-8")
+        print(f"\nmerged into {output}", file=sys.stderr)
+    elif output is not None:
+        output.write_text(report(rows, environment(), command, seconds), encoding="utf-8")
         print(f"\nwritten to {output}", file=sys.stderr)
+    if output == RESULTS and update_readme():
+        print("README.md's performance table regenerated", file=sys.stderr)
     missed = [row for row in rows if row.verdict == "MISSED"]
-    print(f"\n{len(rows)} rows, {len(missed)} target(s) missed, {seconds:.1f} s", file=sys.stderr)
+    not_run = [row for row in rows if row.not_run]
+    print(
+        f"\n{len(rows)} rows, {len(missed)} target(s) missed, {len(not_run)} not run, "
+        f"{seconds:.1f} s",
+        file=sys.stderr,
+    )
+    for row in not_run:
+        print(f"NOT RUN: {row.case}: {row.subject}: {row.not_run}", file=sys.stderr)
+    if args.require_peers and not_run:
+        return 1
     return 1 if args.check and missed else 0
 
 

@@ -20,7 +20,21 @@ from prometheus_server import PrometheusServer
 REQUIRE_BACKENDS_ENV = "FLEXT_OTEL_REQUIRE_BACKENDS"
 PROMETHEUS_BIN = os.environ.get("PROMETHEUS_BIN", "/usr/bin/prometheus")
 PROMTOOL_BIN = os.environ.get("PROMTOOL_BIN", "/usr/bin/promtool")
+_CHOSEN = {os.environ[name] for name in ("PROMETHEUS_BIN", "PROMTOOL_BIN") if os.environ.get(name)}
 _PROMETHEUS_HINT = "apt-get install -y --no-install-recommends prometheus (also provides promtool)"
+
+
+COVERAGE_VARIABLES = ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG", "COVERAGE_FILE")
+
+
+def coverage_env() -> dict[str, str]:
+    """Coverage's variables of this process, for a child started with a minimal environment.
+
+    ``.ci/run`` measures every Python process through coverage's ``.pth`` hook, which
+    acts only where these variables are set; a test that builds its child's
+    environment from scratch spreads this in (``env={**coverage_env(), ...}``).
+    """
+    return {name: os.environ[name] for name in COVERAGE_VARIABLES if name in os.environ}
 
 
 def backends_required() -> bool:
@@ -35,10 +49,16 @@ def missing_backend(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def require_binary(path: str, hint: str = _PROMETHEUS_HINT) -> str:
-    """An executable for ``path`` (or its name on PATH), else :func:`missing_backend`."""
+def require_binary(path: str, hint: str = _PROMETHEUS_HINT, *, chosen: bool = False) -> str:
+    """An executable for ``path`` (or its name on PATH), else :func:`missing_backend`.
+
+    A path the user chose (``chosen=True``, or the value of ``PROMETHEUS_BIN`` /
+    ``PROMTOOL_BIN``) is used as given: a wrong one is missing, not replaced by another.
+    """
     if os.access(path, os.X_OK):
         return path
+    if chosen or path in _CHOSEN:
+        missing_backend(f"{path} is not an executable ({hint})")
     found = shutil.which(Path(path).name)
     if found:
         return found

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,12 +59,69 @@ def _python_blocks() -> list[str]:
 
 
 def test_readme_starts_with_the_two_commands() -> None:
-    """The README's first two fenced shell blocks install+demo and install+test."""
+    """The README's first two fenced shell blocks install+demo and install+test; .ci/run runs
+    the second one verbatim."""
     blocks = re.findall(r"```sh\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
     assert "flext-otel demo" in blocks[0]
     assert "pip install -e '.[all,test]' && pytest" in blocks[1]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "pip install -e '.[all,test]' && pytest" in ci
+    assert blocks[1].strip() in ci
+
+
+def _live_view_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    return text.split("## Live view", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_public_routes_are_exactly_the_unguarded_ones() -> None:
+    """With a token, the routes the README calls public answer without one and every other
+    route the README names answers 401; the ?token= link is swapped for an HttpOnly,
+    SameSite=Strict cookie on a redirect to an address without the token."""
+    import http.client
+
+    from flext_otel.testing import capture
+    from flext_otel.web import liveview
+    from flext_otel.web.server import register_route, serve_http
+
+    claim = re.search(r"public routes: (.*?)\*\*", _live_view_section())
+    assert claim is not None, "the README must list the public routes"
+    public = re.findall(r"`(/[^`]*)`", claim.group(1))
+    assert public == ["/", "/index.html", "/static/*"]
+    named = set(re.findall(r"`(/[a-z_/{}.*]*)`", README.read_text(encoding="utf-8")))
+    guarded = sorted(named - set(public) - {"/api/*"})
+    assert {"/metrics", "/health", "/ready", "/api/traces", "/api/logs"} <= set(guarded)
+
+    def get(port: int, path: str, headers: dict[str, str] | None = None) -> Any:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", path, headers=headers or {})
+            response = conn.getresponse()
+            response.read()
+            return response
+        finally:
+            conn.close()
+
+    undo = register_route("GET", "/", liveview.route, public=liveview.is_public)
+    try:
+        with capture() as cap, serve_http(cap.otel, port=0, token="tok") as server:
+            port = server.port
+            for path in public:
+                concrete = path.replace("*", "app.js")
+                assert get(port, concrete).status == 200, path
+            for path in guarded:
+                concrete = path.replace("{trace_id}", "ab" * 16)
+                assert get(port, concrete).status == 401, path
+                bearer = get(port, concrete, {"Authorization": "Bearer tok"})
+                assert bearer.status != 401, path
+            link = get(port, "/?token=tok")
+            assert (link.status, link.getheader("Location")) == (303, "/")
+            cookie = link.getheader("Set-Cookie") or ""
+            assert "HttpOnly" in cookie
+            assert "SameSite=Strict" in cookie
+            assert "tok;" not in cookie
+            assert get(port, "/api/traces", {"Cookie": cookie.split(";")[0]}).status == 200
+    finally:
+        undo()
 
 
 @pytest.mark.parametrize("index", range(len(_python_blocks())))
@@ -126,3 +184,19 @@ if __name__ == "__main__":
         _, tail = rest.split(END, 1)
         README.write_text(f"{head}{START}\n{options_table()}\n{END}{tail}", encoding="utf-8")
         print("README option table updated")
+
+
+def test_readme_performance_table_is_generated_from_the_results() -> None:
+    """The README's performance block is exactly what readme_table.py renders from
+    benchmarks/results.md (run: python benchmarks/run.py --readme)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import readme_table
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    readme = README.read_text(encoding="utf-8")
+    results = (ROOT / "benchmarks" / "results.md").read_text(encoding="utf-8")
+    block = readme_table.current(readme)
+    assert block, "README.md lost its benchmarks:start/end markers"
+    assert block == readme_table.render(results), "run: python benchmarks/run.py --readme"
+    assert "over runs" not in readme  # no range without a source

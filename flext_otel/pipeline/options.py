@@ -668,8 +668,7 @@ def resolve_options(
 
 
 def _check_consistency(options: FlextOtelOptions) -> None:
-    if options.sampler.endswith("traceidratio") and options.sampler_arg is None:
-        return  # ratio defaults to 1.0 as the OTel spec says
+    # (a traceidratio sampler without OTEL_TRACES_SAMPLER_ARG is fine: the ratio defaults to 1.0)
     if options.bsp_max_export_batch_size > options.bsp_max_queue_size:
         raise ConfigError(
             "OTEL_BSP_MAX_EXPORT_BATCH_SIZE must not exceed OTEL_BSP_MAX_QUEUE_SIZE "

@@ -166,11 +166,12 @@ def is_live_view_path(path: str) -> bool:
 
 
 def is_public(method: str, path: str) -> bool:
-    """True for the UI shell (``/`` and ``/static/*``), which holds no telemetry.
+    """True for the UI shell (``/``, ``/index.html``, ``/static/*``), which holds no telemetry.
 
     A server with a token serves these without one, so a browser can load the
-    page; the page then sends the token (taken once from ``/?token=...``) as a
-    bearer header on every ``/api/`` call, and those stay protected.
+    page and show its token field; ``/api/*`` stays protected. The page itself
+    never holds the token: ``/?token=...`` is exchanged by the server for a
+    session cookie (see ``flext_otel.web.auth``).
     """
     return method in ("GET", "HEAD") and (path in _SHELL or path.startswith(STATIC_PREFIX))
 

@@ -17,8 +17,9 @@ modules can add pages next to the built-in ones:
 * ``GET /ready``: 200 once a pipeline is configured and not shut down, else 503.
 
 ``HEAD`` is answered for every ``GET`` route. When a bearer token is set
-(``token=`` or ``FLEXT_OTEL_HTTP_TOKEN``) every request must carry
-``Authorization: Bearer <token>``.
+(``token=`` or ``FLEXT_OTEL_HTTP_TOKEN``) every route not registered public needs
+``Authorization: Bearer <token>`` or the live view's session cookie; see
+``flext_otel.web.auth`` for the public routes and the ``?token=`` exchange.
 
 >>> from flext_otel.testing import capture
 >>> import urllib.request
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hmac
 import json
 import logging
 import re
@@ -54,7 +54,7 @@ from flext_otel.pipeline.state import (
     chosen,
     current,
 )
-from flext_otel.web import liveview
+from flext_otel.web import auth, liveview
 
 _logger = logging.getLogger("flext_otel.web.server")
 
@@ -327,8 +327,14 @@ class _Handler(BaseHTTPRequestHandler):
         pinned = otel is not None
         target = otel if otel is not None else current()
         path = urlsplit(self.path).path or "/"
+        token = self.server.token if self.server.token is not None else target.options.http_token
+        port = self.server.server_port
+        exchanged = auth.exchange(method, self.path, token, port, **self._creds())
+        if exchanged is not None:  # ?token= on the page shell, or POST /api/session
+            self._refuse(exchanged)
+            return
         route, allowed = _resolve(method, path)
-        if not _is_public(route, method, path) and not self._authorized(target):
+        if not _is_public(route, method, path) and not self._authorized(token):
             return
         if route is None:
             if allowed:
@@ -385,22 +391,18 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return body
 
-    def _authorized(self, target: FlextOtel) -> bool:
-        """True when no token is needed or the right one came; else answers 401."""
-        token = self.server.token if self.server.token is not None else target.options.http_token
-        if not token:
+    def _creds(self) -> dict[str, str]:
+        """The request's ``Authorization`` and ``Cookie`` headers (empty when absent)."""
+        return {
+            "authorization": self.headers.get("Authorization", ""),
+            "cookie": "; ".join(self.headers.get_all("Cookie") or ()),
+        }
+
+    def _authorized(self, token: str | None) -> bool:
+        """True when no token is needed or a valid credential came; else answers 401."""
+        if auth.authorized(token, self.server.server_port, **self._creds()):
             return True
-        scheme, _, credential = self.headers.get("Authorization", "").strip().partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-            credential.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8")
-        ):
-            return True
-        challenge = 'Bearer realm="flext-otel"'
-        if scheme:
-            challenge += ', error="invalid_token"'
-        self._refuse(
-            _text(401, "a valid bearer token is required\n", **{"WWW-Authenticate": challenge})
-        )
+        self._refuse(auth.unauthorized(self._creds()["authorization"]))
         return False
 
     def _refuse(self, response: Response) -> None:

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import coverage_env
 
 from flext_otel.testing import OtlpReceiver
 
@@ -48,6 +49,7 @@ def test_opentelemetry_instrument_uses_flext(tmp_path: Path, selector: dict[str,
     app.write_text(APP, encoding="utf-8")
     with OtlpReceiver("grpc") as receiver:
         env = {
+            **coverage_env(),
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "OTEL_SERVICE_NAME": "distro-app",
             "OTEL_TRACES_EXPORTER": "otlp",

@@ -8,14 +8,13 @@ downloaded browser). Every request the page makes is checked to stay on the
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import missing_backend
+from conftest import missing_backend, require_binary
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import Status, StatusCode
 
@@ -50,16 +49,12 @@ WAIT_MS = 10_000
 
 
 def chromium_binary() -> str:
-    """Path of Debian's chromium."""
-    if os.access(CHROMIUM, os.X_OK):
-        return CHROMIUM
-    found = shutil.which("chromium")
-    if found is None:
-        missing_backend(
-            f"{CHROMIUM} is not installed (apt-get install -y --no-install-recommends chromium)"
-        )
-    assert found is not None
-    return found
+    """Path of Debian's chromium ($CHROMIUM_BIN when set, used as given)."""
+    return require_binary(
+        CHROMIUM,
+        "apt-get install -y --no-install-recommends chromium",
+        chosen=bool(os.environ.get("CHROMIUM_BIN")),
+    )
 
 
 @dataclass
@@ -128,6 +123,7 @@ class Watched:
     errors: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     api_auth: list[str | None] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -146,6 +142,7 @@ def watched(browser: Browser, live: Live) -> Iterator[Watched]:
             route.abort()
 
     def on_request(request: Request) -> None:
+        seen.requests.append(request)
         if "/api/" in request.url:
             seen.api_auth.append(request.headers.get("authorization"))
 
@@ -251,7 +248,9 @@ def test_trace_url_opens_directly(watched: Watched, live: Live) -> None:
     page.goto(f"{live.url}/?token={_quote(TOKEN)}#/traces/{trace_id}")
     page.locator(".waterfall [data-span-id]").first.wait_for()
     assert page.locator(".waterfall [data-span-id]").count() == 5
-    page.goto(f"{live.url}/?again#/traces/{'ab' * 16}")  # a new load: the token is gone
+    assert page.url == f"{live.url}/#/traces/{trace_id}"  # the redirect kept the fragment
+    page.context.clear_cookies()  # a browser session without the cookie: asked for the token
+    page.goto(f"{live.url}/?again#/traces/{'ab' * 16}")
     page.get_by_text("A token is required").wait_for()
 
 
@@ -274,28 +273,55 @@ def test_hostile_span_name_renders_as_text(watched: Watched, live: Live) -> None
     assert watched.dialogs == []
 
 
-def test_token_is_taken_once_kept_in_memory_and_sent_as_bearer(
+def test_token_link_is_exchanged_for_an_httponly_cookie_and_leaves_the_url(
     watched: Watched, live: Live
 ) -> None:
-    """?token= is stripped from the address, stored nowhere, and sent on every API call."""
-    page = open_list(watched, live)
-    assert "token" not in page.url
-    assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
+    """/?token= redirects to the clean URL and leaves an HttpOnly, SameSite=Strict cookie
+    (not the token) that no script sees; API calls carry the cookie and no token."""
+    page = watched.page
+    response = page.goto(f"{live.url}/?token={_quote(TOKEN)}#/traces")
+    assert response is not None
+    first = response.request.redirected_from
+    assert first is not None
+    assert first.url.startswith(f"{live.url}/?token=")
+    page.wait_for_selector("tr[data-trace-id]")
+    assert page.url == f"{live.url}/#/traces"
     assert page.evaluate("() => document.cookie") == ""
+    assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
+    [cookie] = page.context.cookies()
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Strict"
+    assert cookie["name"] == f"flext_otel_session_{live.server.port}"
+    assert TOKEN not in cookie["value"]
+    assert _quote(TOKEN) not in cookie["value"]
     assert watched.api_auth
-    assert set(watched.api_auth) == {f"Bearer {TOKEN}"}
+    assert set(watched.api_auth) == {None}  # no Authorization header: the cookie does it
+    api = [r for r in watched.requests if "/api/" in r.url]
+    assert all(cookie["name"] in (r.all_headers().get("cookie") or "") for r in api)
+    carrying = [r.url for r in watched.requests if _quote(TOKEN) in r.url or TOKEN in r.url]
+    assert carrying == [first.url]  # only the link itself ever held the token
 
 
 def test_without_a_token_the_page_asks_for_it(watched: Watched, live: Live) -> None:
-    """With no token the API answers 401 and the page offers a token field that works."""
+    """With no cookie the API answers 401 and the page offers a token field that swaps the
+    token for the cookie (a wrong one is refused); a reload then needs nothing."""
     page = watched.page
     page.goto(live.url + "/")
     page.get_by_text("A token is required").wait_for()
     assert page.locator("tr[data-trace-id]").count() == 0
+    page.get_by_label("Token").fill("not the token")
+    page.get_by_role("button", name="Use token").click()
+    page.get_by_text("That token was not accepted.").wait_for()
+    assert page.context.cookies() == []
     page.get_by_label("Token").fill(TOKEN)
     page.get_by_role("button", name="Use token").click()
     page.wait_for_selector("tr[data-trace-id]")
     assert page.get_by_text("A token is required").count() == 0
+    assert [c["httpOnly"] for c in page.context.cookies()] == [True]
+    assert all(TOKEN not in r.url and _quote(TOKEN) not in r.url for r in watched.requests)
+    page.reload()
+    page.wait_for_selector("tr[data-trace-id]")
+    assert page.url == live.url + "/"
 
 
 def test_new_traces_appear_without_reload(watched: Watched, live: Live) -> None:

@@ -11,7 +11,6 @@
   const LEVELS = ["trace", "debug", "info", "warning", "error", "critical"];
 
   const state = {
-    token: null, // kept in memory only
     view: null,
     generation: 0,
     timer: null,
@@ -22,13 +21,18 @@
     cursors: { traces: [], logs: [] },
   };
 
-  // -- token: taken once from ?token=..., then removed from the address bar ---
-  function takeToken() {
-    const url = new URL(window.location.href);
-    if (!url.searchParams.has("token")) return;
-    state.token = url.searchParams.get("token");
-    url.searchParams.delete("token");
-    window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+  // -- credentials ---------------------------------------------------------------
+  // The page never holds the token. The server exchanges /?token=... for an HttpOnly,
+  // SameSite=Strict session cookie and redirects to the address without it; the token
+  // field below does the same through POST /api/session. API calls carry the cookie.
+  async function startSession(token) {
+    const response = await fetch("/api/session", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + token },
+      cache: "no-store",
+      credentials: "same-origin",
+    });
+    return response.ok;
   }
 
   // -- DOM helpers (text only) ------------------------------------------------
@@ -158,8 +162,7 @@
       if (value !== "" && value !== null && value !== undefined) url.searchParams.set(key, value);
     }
     const headers = { Accept: "application/json" };
-    if (state.token) headers.Authorization = "Bearer " + state.token;
-    const response = await fetch(url, { headers, cache: "no-store", credentials: "omit" });
+    const response = await fetch(url, { headers, cache: "no-store", credentials: "same-origin" });
     let body = null;
     try {
       body = await response.json();
@@ -185,18 +188,28 @@
       type: "password", name: "token", autocomplete: "off", "aria-label": "Token",
       placeholder: "token",
     });
-    const use = () => {
-      if (input.value === "") return;
-      state.token = input.value;
+    const status = h("p", { class: "muted", role: "alert" });
+    const use = async () => {
+      const token = input.value;
+      if (token === "") return;
       input.value = "";
-      poll();
+      let ok = false;
+      try {
+        ok = await startSession(token);
+      } catch (_) {
+        ok = false;
+      }
+      if (ok) poll();
+      else status.textContent = "That token was not accepted.";
     };
     input.addEventListener("keydown", (event) => { if (event.key === "Enter") use(); });
     return h("section", { class: "notice", id: "auth" },
       h("h2", null, "A token is required"),
       h("p", null, "Open the address the server printed (it ends in ?token=…), or paste the " +
-        "token here. It is kept in this tab's memory only."),
-      h("div", { class: "row" }, input, h("button", { type: "button", class: "btn", onclick: use }, "Use token")));
+        "token here. The server swaps it for a cookie this page cannot read; the token itself " +
+        "is kept nowhere."),
+      h("div", { class: "row" }, input, h("button", { type: "button", class: "btn", onclick: use }, "Use token")),
+      status);
   }
 
   // -- pager -------------------------------------------------------------------
@@ -662,7 +675,6 @@
     if (generation === state.generation) state.timer = setTimeout(poll, POLL_MS);
   }
 
-  takeToken();
   window.addEventListener("hashchange", route);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
   route();

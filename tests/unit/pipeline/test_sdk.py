@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from conftest import coverage_env
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from flext_otel.export.exporters import ConsoleTreeSpanExporter, render_trace
@@ -274,7 +275,7 @@ def test_console_exporter_selected_by_environment() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"OTEL_TRACES_EXPORTER": "console", "PATH": "/usr/bin:/bin"},
+        env={**coverage_env(), "OTEL_TRACES_EXPORTER": "console", "PATH": "/usr/bin:/bin"},
         check=False,
     )
     assert result.returncode == 0, result.stderr

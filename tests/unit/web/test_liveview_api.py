@@ -768,8 +768,8 @@ def test_serve_http_serves_the_ui_and_the_api(cap: Captured, shop: dict[str, str
 
 @pytest.mark.usefixtures("routed")
 def test_token_guards_the_api_but_not_the_page_shell(cap: Captured, shop: dict[str, str]) -> None:
-    """With a token, /api/* needs the bearer header; the page and its files (no data) load
-    without it so that the page can take the token from /?token=..."""
+    """With a token, /api/* needs a credential; the page and its files (no data) load without
+    it so that the page can ask for the token; /?token=... is exchanged, never served."""
     with serve_http(cap.otel, port=0, token="s3cr3t") as server:
         for path in (
             "/api/traces",
@@ -787,11 +787,14 @@ def test_token_guards_the_api_but_not_the_page_shell(cap: Captured, shop: dict[s
         assert wrong[0] == 401
         status, _, body = call(server, "/api/traces", {"Authorization": "Bearer s3cr3t"})
         assert (status, strict_json(body)["count"]) == (200, 5)
-        for path in ("/", "/?token=s3cr3t", "/static/app.js", "/static/app.css"):
+        for path in ("/", "/static/app.js", "/static/app.css"):
             status, _, body = call(server, path)
             assert status == 200, path
             assert b"checkout" not in body
             assert b"s3cr3t" not in body
+        status, headers, body = call(server, "/?token=s3cr3t")
+        assert (status, headers["location"]) == (303, "/")
+        assert b"checkout" not in body
         assert call(server, "/static/missing.js")[0] == 404
 
 
