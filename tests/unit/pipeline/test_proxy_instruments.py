@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 from opentelemetry._logs import SeverityNumber
@@ -44,20 +45,26 @@ def test_every_synchronous_instrument_kind_follows_the_capture() -> None:
 def test_observable_instruments_follow_the_capture() -> None:
     """Observable counter, up-down counter and gauge callbacks are read by the capture."""
     meter = PROXY_METER_PROVIDER.get_meter("proxy.test")
+    observing = threading.Event()
+    observing.set()
 
     def seven(options: CallbackOptions) -> Iterable[Observation]:
-        yield Observation(7)
+        # the proxies keep observables for the life of the process: report only in this test
+        return [Observation(7)] if observing.is_set() else []
 
     def minus_one(options: CallbackOptions) -> Iterable[Observation]:
-        yield Observation(-1)
+        return [Observation(-1)] if observing.is_set() else []
 
     meter.create_observable_counter("px.obs_total", [seven])
     meter.create_observable_up_down_counter("px.obs_delta", [minus_one])
     meter.create_observable_gauge("px.obs_level", [seven])
-    with capture() as cap:
-        assert values(cap.metrics("px.obs_total")) == [7]
-        assert values(cap.metrics("px.obs_delta")) == [-1]
-        assert values(cap.metrics("px.obs_level")) == [7]
+    try:
+        with capture() as cap:
+            assert values(cap.metrics("px.obs_total")) == [7]
+            assert values(cap.metrics("px.obs_delta")) == [-1]
+            assert values(cap.metrics("px.obs_level")) == [7]
+    finally:
+        observing.clear()
 
 
 def test_proxy_tracer_and_logger_follow_the_capture() -> None:
