@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import multiprocessing.util
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,7 +49,8 @@ from flext_otel.export.exporters import (
     prometheus_available,
     prometheus_reader,
 )
-from flext_otel.guardrails.facade import Guardrails, guardrails_for
+from flext_otel.guardrails.facade import Guardrails
+from flext_otel.pipeline import process
 from flext_otel.pipeline.options import FlextOtelOptions
 from flext_otel.pipeline.processors import (
     CorrelatedStoreSpanProcessor,
@@ -126,7 +127,9 @@ def _run_bounded(func: Callable[[], object], timeout_s: float, name: str) -> tup
 
 
 def build_resource(options: FlextOtelOptions) -> Resource:
-    """The resource every signal shares: service, environment, SDK and distro."""
+    """The resource every signal shares: service, environment, SDK, distro and the
+    process's identity (``service.instance.id``, random per process and renewed after
+    fork, and ``process.pid``; ``OTEL_RESOURCE_ATTRIBUTES`` may override both)."""
     attributes: dict[str, Any] = {
         "telemetry.sdk.language": "python",
         "telemetry.sdk.name": "opentelemetry",
@@ -134,6 +137,9 @@ def build_resource(options: FlextOtelOptions) -> Resource:
         "telemetry.distro.name": "flext-otel",
         "telemetry.distro.version": PACKAGE_VERSION,
     }
+    # worker identity: a pre-fork server's workers must not export identical streams
+    attributes["service.instance.id"] = process.instance_id()
+    attributes["process.pid"] = os.getpid()
     attributes.update(options.resource_attributes)
     attributes["service.name"] = options.service_name
     if options.service_version:
@@ -250,6 +256,17 @@ class FlextOtel:
 
     def __init__(self, options: FlextOtelOptions) -> None:
         self.options = options
+        self._shutdown_lock = threading.Lock()
+        self._report: ShutdownReport | None = None
+        self._closers: list[Callable[[], object]] = []
+        self._assemble()
+        # a forked child reassembles it (new identity, fresh threads and exporters)
+        process.on_fork(self)
+
+    def _assemble(self) -> None:
+        """Build the store, resource, providers and pipelines from ``self.options``."""
+        options = self.options
+        self.pid = os.getpid()
         self.store = TelemetryStore(
             options.store_capacity,
             spans_capacity=options.capacity("spans"),
@@ -258,12 +275,10 @@ class FlextOtel:
             health_capacity=options.capacity("health"),
         )
         self.resource = build_resource(options)
+        self._guardrails = Guardrails(options)
         self.prometheus_registry: Any = None
         self._components: list[_Component] = []
-        self._shutdown_lock = threading.Lock()
-        self._report: ShutdownReport | None = None
         self._health_adapter: Any = None
-        self._closers: list[Callable[[], object]] = []
         self.created_at_ns = time.time_ns()
         self._provider_shutdowns: list[Callable[[], object]] = []
         if options.sdk_disabled:
@@ -278,8 +293,30 @@ class FlextOtel:
         self.logger_provider = logger_provider
         self._provider_shutdowns = [tracer_provider.shutdown, logger_provider.shutdown]
         self._observe_pipelines()
-        # a multiprocessing child leaves through os._exit (no atexit): flush it there
-        multiprocessing.util.register_after_fork(self, _shutdown_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        """In a forked child: a new pipeline with this process's identity.
+
+        What the parent built is abandoned, never flushed here: its threads do not
+        exist in the child, its queues hold the parent's items (the parent exports
+        them) and its network channels belong to the parent. Tracers and meters
+        obtained through the OTel globals or flext's API follow the new pipeline;
+        the store starts empty.
+        """
+        if self._report is not None or self.pid == os.getpid():
+            return
+        self._shutdown_lock = threading.Lock()
+        self._abandoned = (self._components, self.tracer_provider, self.meter_provider)
+        self._assemble()
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """``service.name``, ``service.instance.id`` and ``process.pid`` of this pipeline."""
+        attributes = self.resource.attributes
+        return {
+            key: attributes.get(key)
+            for key in ("service.name", "service.instance.id", "process.pid")
+        }
 
     # -- assembly ---------------------------------------------------------
     def _counters(self, key: str, depth: Callable[[], int] | None = None) -> PipelineCounters:
@@ -288,7 +325,7 @@ class FlextOtel:
     @property
     def guardrails(self) -> Guardrails:
         """Scrubbing, sampling, limit and cardinality guardrails of this pipeline."""
-        return guardrails_for(self)
+        return self._guardrails
 
     def _span_transform(self, count: bool = False) -> Any:
         """The span transform of the guardrails (scrubbing), or None.
@@ -360,9 +397,9 @@ class FlextOtel:
     def _build_metrics(self) -> MeterProvider:
         opts = self.options
         cardinality = self.guardrails.cardinality
-        limits = cardinality.cardinality_limits()
+        limits = cardinality.reader_options()  # empty on an SDK without limits
         store_reader = InMemoryMetricReader(
-            preferred_aggregation=cardinality.counting_aggregation(), cardinality_limits=limits
+            preferred_aggregation=cardinality.counting_aggregation(), **limits
         )
         read_points = metric_points(store_reader)
 
@@ -375,7 +412,7 @@ class FlextOtel:
         self.store.set_metric_source(safe_points)
         readers: list[MetricReader] = [store_reader]
         if "prometheus" in opts.metrics_exporter or prometheus_available():
-            reader, self.prometheus_registry = prometheus_reader(limits)
+            reader, self.prometheus_registry = prometheus_reader(limits.get("cardinality_limits"))
             readers.append(reader)
         for name in opts.metrics_exporter:
             if name == "otlp":
@@ -389,7 +426,7 @@ class FlextOtel:
                     exporter,
                     export_interval_millis=opts.metric_export_interval_ms,
                     export_timeout_millis=opts.metric_export_timeout_ms,
-                    cardinality_limits=limits,
+                    **limits,
                 )
                 readers.append(periodic)
                 self._components.append(
@@ -406,7 +443,7 @@ class FlextOtel:
                     PeriodicExportingMetricReader(
                         ConsoleMetricExporter(),
                         export_interval_millis=opts.metric_export_interval_ms,
-                        cardinality_limits=limits,
+                        **limits,
                     )
                 )
         provider = MeterProvider(
@@ -564,6 +601,7 @@ class FlextOtel:
             overall = self._health_adapter.overall()
         return {
             "status": overall,
+            "instance": self.identity,
             "components": components,
             "pipelines": {key: stats.to_dict() for key, stats in self.stats().items()},
             "guardrails": self.guardrails.stats(),
@@ -581,6 +619,19 @@ class FlextOtel:
         late, succeeded = _run_stages(self._components, lambda c, ms: c.flush(ms), deadline)
         return not late and succeeded
 
+    def _close_servers(self, deadline: float) -> list[str]:
+        """Run the closers in parallel, each bounded by ``deadline``; the late ones' names."""
+        if not self._closers:
+            return []
+        closers = [
+            _Component(f"closer:{getattr(c, '__qualname__', c)}", _done, _ignore_timeout(c))
+            for c in self._closers
+        ]
+        # a third of the budget at most: the pipelines need the rest to flush
+        budget = max(deadline - time.monotonic(), 0.0) / 3
+        late, _ = _run_stages(closers, lambda c, ms: c.stop(ms), time.monotonic() + budget)
+        return late
+
     def shutdown(self, timeout_millis: int = 30_000) -> ShutdownReport:
         """Flush and stop every pipeline within one deadline (idempotent).
 
@@ -591,11 +642,7 @@ class FlextOtel:
             if self._report is not None:
                 return self._report
             deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
-            for close in self._closers:
-                try:
-                    close()
-                except Exception as exc:
-                    _logger.warning("closing %r failed: %r", close, exc)
+            late_closers = self._close_servers(deadline)
             timed_out, _ = _run_stages(self._components, lambda c, ms: c.stop(ms), deadline)
             for provider_shutdown in self._provider_shutdowns:
                 remaining = max(deadline - time.monotonic(), 0.05)
@@ -608,6 +655,7 @@ class FlextOtel:
             # a shut-down SDK MeterProvider warns on every get_meter(); instruments made
             # after shutdown (a late decorator call, a proxy re-binding) get no-ops
             self.meter_provider = metrics_api.NoOpMeterProvider()
+            timed_out = [*late_closers, *timed_out]
             self._report = ShutdownReport(
                 lost, lost == 0 and not timed_out, pipelines, tuple(timed_out), evicted
             )
@@ -630,9 +678,17 @@ def _settled(stats: PipelineStats) -> PipelineStats:
     return dataclasses.replace(stats, dropped=MappingProxyType(dropped))
 
 
-def _shutdown_in_child(otel: FlextOtel) -> None:
-    """In a multiprocessing child: shut ``otel`` down when the child process ends."""
-    multiprocessing.util.Finalize(otel, otel.shutdown, args=(EXIT_TIMEOUT_MILLIS,), exitpriority=10)
+def _done(timeout_millis: int) -> bool:
+    return True
+
+
+def _ignore_timeout(close: Callable[[], object]) -> Callable[[int], object]:
+    """``close`` as a component's stop (the caller bounds it)."""
+
+    def stop(timeout_millis: int) -> object:
+        return close()
+
+    return stop
 
 
 __all__ = [
