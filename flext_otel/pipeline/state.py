@@ -127,7 +127,7 @@ def configure(**options: Any) -> FlextOtel:
         _state.refresh()
         if resolved.install_globals:
             _install_globals()
-        process.at_exit(_shutdown_at_exit)
+        process.at_exit(shutdown_at_exit)
         if resolved.signal_handlers:
             process.install_signal_handlers(_shutdown_on_signal)
     if old is not None and not old.is_shutdown:
@@ -135,7 +135,7 @@ def configure(**options: Any) -> FlextOtel:
     return otel
 
 
-def _shutdown_at_exit() -> None:
+def shutdown_at_exit() -> None:
     """Flush and stop the configured pipeline as the process ends; report any loss."""
     otel = _state.configured
     if otel is not None and not otel.is_shutdown:
@@ -151,7 +151,7 @@ def _shutdown_on_signal(signum: int) -> None:
 
     def run() -> None:
         try:
-            _shutdown_at_exit()
+            shutdown_at_exit()
         finally:
             done.set()
 
