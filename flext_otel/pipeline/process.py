@@ -148,6 +148,7 @@ def _after_in_child() -> None:
 
 _exit_callbacks: list[Callable[[], None]] = []
 _exit_ran: set[int] = set()
+_exiting: set[int] = set()
 _atexit_installed = False
 
 
@@ -182,12 +183,16 @@ def run_exit_callbacks() -> None:
     if pid in _exit_ran:
         return
     _exit_ran.add(pid)
-    for callback in list(_exit_callbacks):
-        try:
-            callback()
-        except Exception as exc:
-            _logger.warning("flext-otel exit hook %r failed: %r", callback, exc)
-    _release_held_signals()
+    _exiting.add(pid)
+    try:
+        for callback in list(_exit_callbacks):
+            try:
+                callback()
+            except Exception as exc:
+                _logger.warning("flext-otel exit hook %r failed: %r", callback, exc)
+    finally:
+        _exiting.discard(pid)
+        _release_held_signals()
 
 
 # -- signals --------------------------------------------------------------------
@@ -197,12 +202,15 @@ _STOP_SIGNALS = tuple(
 )
 _previous: dict[int, Any] = {}
 _held: set[int] = set()
-_flush_on_signal: Callable[[int], None] | None = None
+_flush_on_signal: Callable[[int], bool] | None = None
 
 
-def install_signal_handlers(flush: Callable[[int], None]) -> tuple[int, ...]:
+def install_signal_handlers(flush: Callable[[int], bool]) -> tuple[int, ...]:
     """Make SIGTERM and SIGINT call ``flush(signum)`` first, by the rule in the module
-    docstring; returns the signals now handled (empty when nothing was safe)."""
+    docstring; returns the signals now handled (empty when nothing was safe).
+
+    ``flush`` returns False when it cannot flush now because the interrupted main
+    thread is itself flushing: the signal is then held until the exit hooks ran."""
     global _flush_on_signal
     _flush_on_signal = flush
     if threading.current_thread() is not threading.main_thread():
@@ -244,11 +252,20 @@ def _handle_signal(signum: int, frame: FrameType | None) -> None:
         previous(signum, frame)  # the host's own handler decides how to stop
         _hold(signum)
         return
-    if _flush_on_signal is not None:
+    flushed = True
+    if os.getpid() in _exiting:
+        flushed = False  # the interrupted thread is flushing already
+    elif _flush_on_signal is not None:
         try:
-            _flush_on_signal(signum)
+            flushed = _flush_on_signal(signum)
         except Exception as exc:
             _logger.warning("flext-otel flush on signal %d failed: %r", signum, exc)
+    if not flushed:
+        # let the interrupted flush finish: the signal waits until the exit hooks ran
+        _hold(signum)
+        if signum in _held:
+            signal.raise_signal(signum)
+            return
     _exit_ran.add(os.getpid())
     # never swallow the signal: the process dies of it as it would have
     with contextlib.suppress(ValueError, OSError):

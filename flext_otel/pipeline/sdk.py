@@ -259,6 +259,8 @@ class FlextOtel:
         self._shutdown_lock = threading.Lock()
         self._report: ShutdownReport | None = None
         self._closers: list[Callable[[], object]] = []
+        self.shutting_down_in: int | None = None
+        """The thread running :meth:`shutdown` right now, if any."""
         self._assemble()
         # a forked child reassembles it (new identity, fresh threads and exporters)
         process.on_fork(self)
@@ -641,27 +643,33 @@ class FlextOtel:
         with self._shutdown_lock:
             if self._report is not None:
                 return self._report
-            deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
-            late_closers = self._close_servers(deadline)
-            timed_out, _ = _run_stages(self._components, lambda c, ms: c.stop(ms), deadline)
-            for provider_shutdown in self._provider_shutdowns:
-                remaining = max(deadline - time.monotonic(), 0.05)
-                _run_bounded(provider_shutdown, remaining, "provider-shutdown")
-            pipelines = MappingProxyType(
-                {key: _settled(stats) for key, stats in self.stats().items()}
-            )
-            lost = sum(stats.lost for stats in pipelines.values())
-            evicted = sum(s.evicted for s in self.store.stats().values())
-            # a shut-down SDK MeterProvider warns on every get_meter(); instruments made
-            # after shutdown (a late decorator call, a proxy re-binding) get no-ops
-            self.meter_provider = metrics_api.NoOpMeterProvider()
-            timed_out = [*late_closers, *timed_out]
-            self._report = ShutdownReport(
-                lost, lost == 0 and not timed_out, pipelines, tuple(timed_out), evicted
-            )
-            # it stays current (until configure() is called again), so telemetry that
-            # arrives after shutdown is dropped and counted, never rerouted silently
-            return self._report
+            self.shutting_down_in = threading.get_ident()
+            try:
+                return self._shut_down(timeout_millis)
+            finally:
+                self.shutting_down_in = None
+
+    def _shut_down(self, timeout_millis: int) -> ShutdownReport:
+        """The body of :meth:`shutdown` (under its lock)."""
+        deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
+        late_closers = self._close_servers(deadline)
+        timed_out, _ = _run_stages(self._components, lambda c, ms: c.stop(ms), deadline)
+        for provider_shutdown in self._provider_shutdowns:
+            remaining = max(deadline - time.monotonic(), 0.05)
+            _run_bounded(provider_shutdown, remaining, "provider-shutdown")
+        pipelines = MappingProxyType({key: _settled(stats) for key, stats in self.stats().items()})
+        lost = sum(stats.lost for stats in pipelines.values())
+        evicted = sum(s.evicted for s in self.store.stats().values())
+        # a shut-down SDK MeterProvider warns on every get_meter(); instruments made
+        # after shutdown (a late decorator call, a proxy re-binding) get no-ops
+        self.meter_provider = metrics_api.NoOpMeterProvider()
+        timed_out = [*late_closers, *timed_out]
+        self._report = ShutdownReport(
+            lost, lost == 0 and not timed_out, pipelines, tuple(timed_out), evicted
+        )
+        # it stays current (until configure() is called again), so telemetry that
+        # arrives after shutdown is dropped and counted, never rerouted silently
+        return self._report
 
 
 def _settled(stats: PipelineStats) -> PipelineStats:

@@ -144,9 +144,13 @@ def shutdown_at_exit() -> None:
             _logger.warning("flext-otel at exit (%s): %s", process.describe(otel.identity), report)
 
 
-def _shutdown_on_signal(signum: int) -> None:
+def _shutdown_on_signal(signum: int) -> bool:
     """From a signal handler: the exit flush on a helper thread, bounded by the exit
-    deadline (the interrupted main thread may hold a lock the flush needs)."""
+    deadline (the interrupted main thread may hold a lock the flush needs). False
+    when the interrupted thread is shutting the pipeline down itself."""
+    otel = _state.configured
+    if otel is not None and otel.shutting_down_in == threading.main_thread().ident:
+        return False
     done = threading.Event()
 
     def run() -> None:
@@ -158,6 +162,7 @@ def _shutdown_on_signal(signum: int) -> None:
     threading.Thread(target=run, name="flext-otel-signal-flush", daemon=True).start()
     if not done.wait(EXIT_TIMEOUT_MILLIS / 1000.0 + 1.0):
         _logger.warning("flext-otel: flush on signal %d did not finish in time", signum)
+    return True
 
 
 @contextmanager

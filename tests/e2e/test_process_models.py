@@ -273,3 +273,30 @@ def test_single_uvicorn_stopped_right_after_a_burst(receiver: OtlpReceiver, tmp_
         check_delivery(receiver, server, 1)
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("kind", ["executor", "pool"])
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_process_pools(receiver: OtlpReceiver, start_method: str, kind: str) -> None:
+    """ProcessPoolExecutor and multiprocessing.Pool, fork and spawn: every worker's
+    spans and metrics arrive, each worker under its own service.instance.id."""
+    result = subprocess.run(
+        [sys.executable, str(APPS / "batch_jobs.py"), start_method, kind],
+        env=otel_env(receiver),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(sum(i * 1.5 for i in range(20)))
+    spans = receiver.wait_for_spans(20, timeout=15)
+    assert sorted(s.attributes["order"] for s in spans) == list(range(20))
+    workers = {s.resource["service.instance.id"] for s in spans}
+    points = receiver.wait_for_metrics(1, name="orders_priced_total")
+    latest: dict[object, ReceivedMetricPoint] = {}
+    for point in receiver.metrics("orders_priced_total"):
+        latest[point.resource["service.instance.id"]] = point
+    assert points
+    assert set(latest) == workers
+    assert sum(p.value or 0 for p in latest.values()) == 20
