@@ -300,3 +300,54 @@ def test_process_pools(receiver: OtlpReceiver, start_method: str, kind: str) -> 
     assert points
     assert set(latest) == workers
     assert sum(p.value or 0 for p in latest.values()) == 20
+
+
+def test_celery_prefork_workers(receiver: OtlpReceiver, tmp_path: Path) -> None:
+    """celery prefork (-c 2) with the worker_process_init / worker_process_shutdown
+    hooks: after SIGTERM (warm shutdown) every task's span and metric arrived."""
+    env = otel_env(receiver, CELERY_DATA_DIR=str(tmp_path / "broker"))
+    env["OTEL_BSP_SCHEDULE_DELAY"] = "60000"  # only the shutdown flush delivers
+    command = [
+        _tool("celery"),
+        "-A",
+        "celery_app",
+        "worker",
+        "-P",
+        "prefork",
+        "-c",
+        "2",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+        "-l",
+        "info",
+    ]
+    worker = Served(command, env, 0, tmp_path / "celery.log")
+    try:
+        producer = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from celery_app import price\n"
+                "results = [price.delay(i) for i in range(20)]\n"
+                "print(sum(r.get(timeout=60) for r in results))",
+            ],
+            env=env,
+            cwd=APPS,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert producer.returncode == 0, producer.stderr + worker.output()
+        assert producer.stdout.strip() == str(sum(i * 1.5 for i in range(20)))
+        assert worker.stop() == 0, worker.output()
+        spans = receiver.wait_for_spans(20, timeout=15)
+        assert sorted(s.attributes["order"] for s in spans) == list(range(20))
+        latest = {
+            p.resource["service.instance.id"]: p for p in receiver.metrics("orders_priced_total")
+        }
+        assert sum(p.value or 0 for p in latest.values()) == 20
+        assert set(latest) == {s.resource["service.instance.id"] for s in spans}
+    finally:
+        worker.close()
