@@ -95,9 +95,11 @@ def _unexpected(what: str, exc: BaseException) -> FlextResult[Any]:
 class _Adapters:
     """The adapters bound to one :class:`FlextOtel` (its tracer, meter and logger)."""
 
-    __slots__ = ("alerts", "logs", "metrics", "otel", "scrub", "traces")
+    __slots__ = ("alerts", "generation", "logs", "metrics", "otel", "scrub", "traces")
 
     def __init__(self, otel: FlextOtel) -> None:
+        # a forked child reassembles the pipeline in place and bumps the generation
+        self.generation = providers._state.generation
         meter = otel.meter_provider.get_meter(SCOPE)
         logger = otel.logger_provider.get_logger(SCOPE)
         self.otel: weakref.ref[FlextOtel] = weakref.ref(otel)
@@ -182,11 +184,12 @@ class FlextObservabilityMasterFactory:
     def _adapters(self) -> _Adapters:
         otel = self._otel if self._otel is not None else providers.current()
         last = self._last
-        if last is not None and last.otel() is otel:
+        generation = providers._state.generation
+        if last is not None and last.otel() is otel and last.generation == generation:
             return last
         with self._lock:
             adapters = self._by_otel.get(otel)
-            if adapters is None:
+            if adapters is None or adapters.generation != generation:
                 adapters = _Adapters(otel)
                 self._by_otel[otel] = adapters
             self._last = adapters
@@ -470,9 +473,12 @@ def _serve_metrics(otel: FlextOtel) -> None:
         try:
             handle = serve(otel, host=opts.prometheus_host, port=port)
         except OSError as exc:  # telemetry must not stop the application from starting
-            _logger.warning(
-                "flext-otel could not serve /metrics on %s:%s: %s", opts.prometheus_host, port, exc
-            )
+            describe = getattr(http, "port_conflict_message", None)
+            if describe is not None:
+                _logger.warning("%s", describe(opts.prometheus_host, port, exc))
+            else:
+                _logger.warning("flext-otel could not serve /metrics on %s:%s: %s",
+                                opts.prometheus_host, port, exc)  # fmt: skip
             return
         _served[otel] = handle
     otel.add_closer(handle.close)

@@ -836,11 +836,14 @@ class CountingMetricExporter(MetricExporter):
         self._busy: threading.Thread | None = None
         self._outage = _Outage(counters.key)
         self._shutdown = False
+        self._pid = os.getpid()
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
         """Export through the inner exporter within ``timeout_millis``; never raises."""
+        if os.getpid() != self._pid:  # a forked copy: the parent exports its own data
+            return MetricExportResult.SUCCESS
         try:
             return self._export(metrics_data, timeout_millis, kwargs)
         except Exception as exc:

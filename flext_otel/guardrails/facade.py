@@ -20,6 +20,7 @@ so only the overflow series pays for it.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import weakref
@@ -72,6 +73,17 @@ _logger = logging.getLogger("flext_otel")
 OVERFLOW_ATTRIBUTE = "otel.metric.overflow"
 
 # -- metric cardinality ------------------------------------------------------
+
+
+def _sdk_has_cardinality_limits() -> bool:
+    """opentelemetry-sdk 1.45.2 added the readers' ``cardinality_limits`` and the
+    Views' ``aggregation_cardinality_limit``; older SDKs enforce no limit at all."""
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    return "cardinality_limits" in inspect.signature(InMemoryMetricReader.__init__).parameters
+
+
+SDK_HAS_CARDINALITY_LIMITS = _sdk_has_cardinality_limits()
 
 _INSTRUMENT_CLASSES: tuple[type, ...] = (
     Counter,
@@ -137,10 +149,19 @@ class CardinalityGuard:
         """The global limit for every instrument class (a reader's ``cardinality_limits``)."""
         return dict.fromkeys(_INSTRUMENT_CLASSES, self.limit)
 
+    def reader_options(self) -> dict[str, Any]:
+        """Keyword arguments that give a metric reader these limits (none on an SDK
+        older than 1.45.2, which has no cardinality limits)."""
+        if not SDK_HAS_CARDINALITY_LIMITS:
+            return {}
+        return {"cardinality_limits": self.cardinality_limits()}
+
     def views(self) -> list[View]:
-        """One View per instrument with its own limit."""
+        """One View per instrument with its own limit (none on an SDK without limits)."""
+        if not SDK_HAS_CARDINALITY_LIMITS:
+            return []
         return [
-            View(instrument_name=name, aggregation_cardinality_limit=limit)
+            View(instrument_name=name, aggregation_cardinality_limit=limit)  # type: ignore[call-arg,unused-ignore]  # sdk >= 1.45.2
             for name, limit in sorted(self.per_instrument.items())
         ]
 

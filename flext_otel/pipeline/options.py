@@ -476,6 +476,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
           "bearer token required by the HTTP endpoints when set"),
     _spec("install_globals", (), _bool, True,
           "install flext's proxy providers as the OTel globals"),
+    _spec("signal_handlers", "FLEXT_OTEL_SIGNAL_HANDLERS", _bool, True,
+          "flush on SIGTERM/SIGINT where safe (main thread; chains to existing handlers)"),
     _spec("scrubbing", "FLEXT_OTEL_SCRUBBING", _scrubbing, True,
           "secret scrubbing: True, False or a ScrubbingOptions"),
     _spec("sampling", (), _sampling, None,
@@ -553,6 +555,7 @@ class FlextOtelOptions:
     logging_level: str = "info"
     http_token: str | None = None
     install_globals: bool = True
+    signal_handlers: bool = True
     scrubbing: Any = True
     sampling: Any = None
 

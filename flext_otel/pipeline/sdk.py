@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import multiprocessing.util
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,7 +49,8 @@ from flext_otel.export.exporters import (
     prometheus_available,
     prometheus_reader,
 )
-from flext_otel.guardrails.facade import Guardrails, guardrails_for
+from flext_otel.guardrails.facade import Guardrails
+from flext_otel.pipeline import process
 from flext_otel.pipeline.options import FlextOtelOptions
 from flext_otel.pipeline.processors import (
     CorrelatedStoreSpanProcessor,
@@ -128,7 +129,9 @@ def _run_bounded(func: Callable[[], object], timeout_s: float, name: str) -> tup
 
 
 def build_resource(options: FlextOtelOptions) -> Resource:
-    """The resource every signal shares: service, environment, SDK and distro."""
+    """The resource every signal shares: service, environment, SDK, distro and the
+    process's identity (``service.instance.id``, random per process and renewed after
+    fork, and ``process.pid``; ``OTEL_RESOURCE_ATTRIBUTES`` may override both)."""
     attributes: dict[str, Any] = {
         "telemetry.sdk.language": "python",
         "telemetry.sdk.name": "opentelemetry",
@@ -136,6 +139,9 @@ def build_resource(options: FlextOtelOptions) -> Resource:
         "telemetry.distro.name": "flext-otel",
         "telemetry.distro.version": PACKAGE_VERSION,
     }
+    # worker identity: a pre-fork server's workers must not export identical streams
+    attributes["service.instance.id"] = process.instance_id()
+    attributes["process.pid"] = os.getpid()
     attributes.update(options.resource_attributes)
     attributes["service.name"] = options.service_name
     if options.service_version:
@@ -252,6 +258,19 @@ class FlextOtel:
 
     def __init__(self, options: FlextOtelOptions) -> None:
         self.options = options
+        self._shutdown_lock = threading.Lock()
+        self._report: ShutdownReport | None = None
+        self._closers: list[Callable[[], object]] = []
+        self.shutting_down_in: int | None = None
+        """The thread running :meth:`shutdown` right now, if any."""
+        self._assemble()
+        # a forked child reassembles it (new identity, fresh threads and exporters)
+        process.on_fork(self)
+
+    def _assemble(self) -> None:
+        """Build the store, resource, providers and pipelines from ``self.options``."""
+        options = self.options
+        self.pid = os.getpid()
         #: Failures with no processor to count them (rejected API calls, decorator
         #: and metric-collection failures), merged into :meth:`stats`.
         self.failures = FailureLedger()
@@ -263,12 +282,10 @@ class FlextOtel:
             health_capacity=options.capacity("health"),
         )
         self.resource = build_resource(options)
+        self._guardrails = Guardrails(options)
         self.prometheus_registry: Any = None
         self._components: list[_Component] = []
-        self._shutdown_lock = threading.Lock()
-        self._report: ShutdownReport | None = None
         self._health_adapter: Any = None
-        self._closers: list[Callable[[], object]] = []
         self.created_at_ns = time.time_ns()
         self._provider_shutdowns: list[Callable[[], object]] = []
         if options.sdk_disabled:
@@ -290,8 +307,30 @@ class FlextOtel:
             self._release_partial(built)
             raise
         self._provider_shutdowns = built
-        # a multiprocessing child leaves through os._exit (no atexit): flush it there
-        multiprocessing.util.register_after_fork(self, _shutdown_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        """In a forked child: a new pipeline with this process's identity.
+
+        What the parent built is abandoned, never flushed here: its threads do not
+        exist in the child, its queues hold the parent's items (the parent exports
+        them) and its network channels belong to the parent. Tracers and meters
+        obtained through the OTel globals or flext's API follow the new pipeline;
+        the store starts empty.
+        """
+        if self._report is not None or self.pid == os.getpid():
+            return
+        self._shutdown_lock = threading.Lock()
+        self._abandoned = (self._components, self.tracer_provider, self.meter_provider)
+        self._assemble()
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """``service.name``, ``service.instance.id`` and ``process.pid`` of this pipeline."""
+        attributes = self.resource.attributes
+        return {
+            key: attributes.get(key)
+            for key in ("service.name", "service.instance.id", "process.pid")
+        }
 
     def _release_partial(self, provider_shutdowns: Sequence[Callable[[], object]]) -> None:
         """A builder raised: stop every part already built (exporter threads, metric
@@ -312,7 +351,7 @@ class FlextOtel:
     @property
     def guardrails(self) -> Guardrails:
         """Scrubbing, sampling, limit and cardinality guardrails of this pipeline."""
-        return guardrails_for(self)
+        return self._guardrails
 
     def _span_transform(self, count: bool = False) -> Any:
         """The span transform of the guardrails (scrubbing), or None.
@@ -385,9 +424,9 @@ class FlextOtel:
     def _build_metrics(self) -> MeterProvider:
         opts = self.options
         cardinality = self.guardrails.cardinality
-        limits = cardinality.cardinality_limits()
+        limits = cardinality.reader_options()  # empty on an SDK without limits
         store_reader = InMemoryMetricReader(
-            preferred_aggregation=cardinality.counting_aggregation(), cardinality_limits=limits
+            preferred_aggregation=cardinality.counting_aggregation(), **limits
         )
         read_points = metric_points(store_reader)
         failures = self.failures
@@ -402,7 +441,7 @@ class FlextOtel:
         self.store.set_metric_source(safe_points)
         readers: list[MetricReader] = [store_reader]
         if "prometheus" in opts.metrics_exporter or prometheus_available():
-            reader, self.prometheus_registry = prometheus_reader(limits)
+            reader, self.prometheus_registry = prometheus_reader(limits.get("cardinality_limits"))
             readers.append(reader)
         for name in opts.metrics_exporter:
             if name == "otlp":
@@ -416,7 +455,7 @@ class FlextOtel:
                     exporter,
                     export_interval_millis=opts.metric_export_interval_ms,
                     export_timeout_millis=opts.metric_export_timeout_ms,
-                    cardinality_limits=limits,
+                    **limits,
                 )
                 readers.append(periodic)
                 self._components.append(
@@ -433,7 +472,7 @@ class FlextOtel:
                     PeriodicExportingMetricReader(
                         ConsoleMetricExporter(),
                         export_interval_millis=opts.metric_export_interval_ms,
-                        cardinality_limits=limits,
+                        **limits,
                     )
                 )
         provider = MeterProvider(
@@ -606,6 +645,7 @@ class FlextOtel:
             overall = self._health_adapter.overall()
         return {
             "status": overall,
+            "instance": self.identity,
             "components": components,
             "pipelines": {key: stats.to_dict() for key, stats in self.stats().items()},
             "guardrails": self.guardrails.stats(),
@@ -623,6 +663,19 @@ class FlextOtel:
         late, succeeded = _run_stages(self._components, lambda c, ms: c.flush(ms), deadline)
         return not late and succeeded
 
+    def _close_servers(self, deadline: float) -> list[str]:
+        """Run the closers in parallel, each bounded by ``deadline``; the late ones' names."""
+        if not self._closers:
+            return []
+        closers = [
+            _Component(f"closer:{getattr(c, '__qualname__', c)}", _done, _ignore_timeout(c))
+            for c in self._closers
+        ]
+        # a third of the budget at most: the pipelines need the rest to flush
+        budget = max(deadline - time.monotonic(), 0.0) / 3
+        late, _ = _run_stages(closers, lambda c, ms: c.stop(ms), time.monotonic() + budget)
+        return late
+
     def shutdown(self, timeout_millis: int = 30_000) -> ShutdownReport:
         """Flush and stop every pipeline within one deadline (idempotent).
 
@@ -632,30 +685,33 @@ class FlextOtel:
         with self._shutdown_lock:
             if self._report is not None:
                 return self._report
-            deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
-            for close in self._closers:
-                try:
-                    close()
-                except Exception as exc:
-                    _logger.warning("closing %r failed: %r", close, exc)
-            timed_out, _ = _run_stages(self._components, lambda c, ms: c.stop(ms), deadline)
-            for provider_shutdown in self._provider_shutdowns:
-                remaining = max(deadline - time.monotonic(), 0.05)
-                _run_bounded(provider_shutdown, remaining, "provider-shutdown")
-            pipelines = MappingProxyType(
-                {key: _settled(stats) for key, stats in self.stats().items()}
-            )
-            lost = sum(stats.lost for stats in pipelines.values())
-            evicted = sum(s.evicted for s in self.store.stats().values())
-            # a shut-down SDK MeterProvider warns on every get_meter(); instruments made
-            # after shutdown (a late decorator call, a proxy re-binding) get no-ops
-            self.meter_provider = metrics_api.NoOpMeterProvider()
-            self._report = ShutdownReport(
-                lost, lost == 0 and not timed_out, pipelines, tuple(timed_out), evicted
-            )
-            # it stays current (until configure() is called again), so telemetry that
-            # arrives after shutdown is dropped and counted, never rerouted silently
-            return self._report
+            self.shutting_down_in = threading.get_ident()
+            try:
+                return self._shut_down(timeout_millis)
+            finally:
+                self.shutting_down_in = None
+
+    def _shut_down(self, timeout_millis: int) -> ShutdownReport:
+        """The body of :meth:`shutdown` (under its lock)."""
+        deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
+        late_closers = self._close_servers(deadline)
+        timed_out, _ = _run_stages(self._components, lambda c, ms: c.stop(ms), deadline)
+        for provider_shutdown in self._provider_shutdowns:
+            remaining = max(deadline - time.monotonic(), 0.05)
+            _run_bounded(provider_shutdown, remaining, "provider-shutdown")
+        pipelines = MappingProxyType({key: _settled(stats) for key, stats in self.stats().items()})
+        lost = sum(stats.lost for stats in pipelines.values())
+        evicted = sum(s.evicted for s in self.store.stats().values())
+        # a shut-down SDK MeterProvider warns on every get_meter(); instruments made
+        # after shutdown (a late decorator call, a proxy re-binding) get no-ops
+        self.meter_provider = metrics_api.NoOpMeterProvider()
+        timed_out = [*late_closers, *timed_out]
+        self._report = ShutdownReport(
+            lost, lost == 0 and not timed_out, pipelines, tuple(timed_out), evicted
+        )
+        # it stays current (until configure() is called again), so telemetry that
+        # arrives after shutdown is dropped and counted, never rerouted silently
+        return self._report
 
 
 def _settled(stats: PipelineStats) -> PipelineStats:
@@ -672,9 +728,17 @@ def _settled(stats: PipelineStats) -> PipelineStats:
     return dataclasses.replace(stats, dropped=MappingProxyType(dropped))
 
 
-def _shutdown_in_child(otel: FlextOtel) -> None:
-    """In a multiprocessing child: shut ``otel`` down when the child process ends."""
-    multiprocessing.util.Finalize(otel, otel.shutdown, args=(EXIT_TIMEOUT_MILLIS,), exitpriority=10)
+def _done(timeout_millis: int) -> bool:
+    return True
+
+
+def _ignore_timeout(close: Callable[[], object]) -> Callable[[int], object]:
+    """``close`` as a component's stop (the caller bounds it)."""
+
+    def stop(timeout_millis: int) -> object:
+        return close()
+
+    return stop
 
 
 __all__ = [

@@ -15,7 +15,6 @@ re-entrant lock, :func:`current` reads without it once a pipeline exists.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from opentelemetry import _logs as logs_api
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
 
+from flext_otel.pipeline import process
 from flext_otel.pipeline.options import resolve_options
 from flext_otel.pipeline.proxies import (
     PROXY_LOGGER_PROVIDER,
@@ -53,7 +53,14 @@ class _State:
         self.generation = 0
         self.current: FlextOtel | None = None
         self.globals_installed = False
-        self.atexit_registered = False
+
+    def _after_fork_in_child(self) -> None:
+        self.lock = threading.RLock()  # another thread may have held it at fork
+
+    def _after_fork_renewed(self) -> None:
+        """Every pipeline was reassembled for the child: proxies and caches re-resolve."""
+        self.generation += 1
+        SWITCH.changed()
 
     def refresh(self) -> None:
         target = self.overrides[-1] if self.overrides else self.configured or self.default
@@ -64,6 +71,7 @@ class _State:
 
 
 _state = _State()
+process.on_fork(_state)
 
 
 def current() -> FlextOtel:
@@ -119,20 +127,42 @@ def configure(**options: Any) -> FlextOtel:
         _state.refresh()
         if resolved.install_globals:
             _install_globals()
-        if not _state.atexit_registered:
-            atexit.register(_shutdown_at_exit)
-            _state.atexit_registered = True
+        process.at_exit(shutdown_at_exit)
+        if resolved.signal_handlers:
+            process.install_signal_handlers(_shutdown_on_signal)
     if old is not None and not old.is_shutdown:
         old.shutdown()
     return otel
 
 
-def _shutdown_at_exit() -> None:
+def shutdown_at_exit() -> None:
+    """Flush and stop the configured pipeline as the process ends; report any loss."""
     otel = _state.configured
     if otel is not None and not otel.is_shutdown:
         report = otel.shutdown(EXIT_TIMEOUT_MILLIS)
         if not report.ok:
-            _logger.warning("flext-otel at exit: %s", report)
+            _logger.warning("flext-otel at exit (%s): %s", process.describe(otel.identity), report)
+
+
+def _shutdown_on_signal(signum: int) -> bool:
+    """From a signal handler: the exit flush on a helper thread, bounded by the exit
+    deadline (the interrupted main thread may hold a lock the flush needs). False
+    when the interrupted thread is shutting the pipeline down itself."""
+    otel = _state.configured
+    if otel is not None and otel.shutting_down_in == threading.main_thread().ident:
+        return False
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            shutdown_at_exit()
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="flext-otel-signal-flush", daemon=True).start()
+    if not done.wait(EXIT_TIMEOUT_MILLIS / 1000.0 + 1.0):
+        _logger.warning("flext-otel: flush on signal %d did not finish in time", signum)
+    return True
 
 
 @contextmanager

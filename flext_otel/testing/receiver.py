@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import select
 import socket
 import threading
@@ -592,6 +593,7 @@ class OtlpReceiver:
         self._backend: _GrpcBackend | _HttpBackend | None = None
         self._paused = False
         self._lifecycle = threading.Lock()
+        self._pid = os.getpid()  # a forked child inherits the receiver, not its threads
         self._interrupt = threading.Event()
         self._cond = threading.Condition()
         self._spans: list[ReceivedSpan] = []
@@ -612,7 +614,13 @@ class OtlpReceiver:
         return self
 
     def stop(self) -> None:
-        """Stop serving and join every server thread; safe to call more than once."""
+        """Stop serving and join every server thread; safe to call more than once.
+
+        In a forked child (which inherited the receiver but not its threads) it only
+        forgets the parent's servers."""
+        if os.getpid() != self._pid:
+            self._backend = None
+            return
         with self._lifecycle:
             self._paused = False
             self._shut_backend()

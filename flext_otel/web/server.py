@@ -31,9 +31,11 @@ modules can add pages next to the built-in ones:
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import json
 import logging
+import os
 import re
 import socket
 import socketserver
@@ -47,6 +49,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from flext_otel.export.exporters import prometheus_available
+from flext_otel.pipeline import process
 from flext_otel.pipeline.sdk import (
     FlextOtel,
 )
@@ -488,6 +491,18 @@ class TrackingHTTPServer(ThreadingHTTPServer):
             with self._live_lock:
                 self._live.pop(threading.current_thread(), None)
 
+    def release_inherited(self) -> None:
+        """In a forked child: close the inherited sockets (never ``shutdown()`` them,
+        which would end them for the parent) and wait for nothing."""
+        self._live_lock = threading.Lock()
+        live = list(self._live.values())
+        self._live = {}
+        with contextlib.suppress(OSError):
+            self.socket.close()
+        for conn in live:
+            with contextlib.suppress(OSError):
+                conn.close()
+
     def close_all(self) -> None:
         """Stop accepting, end every open connection and join every thread."""
         self.shutdown()
@@ -540,6 +555,9 @@ class HttpServerHandle:
         self._closed = False
         self.host = host
         self.port: int = int(server.server_address[1])
+        self.pid = os.getpid()
+        """The process that serves (a forked child inherits the handle, not the server)."""
+        process.on_fork(self)
 
     @property
     def url(self) -> str:
@@ -553,13 +571,37 @@ class HttpServerHandle:
         return self._closed
 
     def close(self) -> None:
-        """Stop serving, end open connections, join the threads and free the port."""
+        """Stop serving, end open connections, join the threads and free the port.
+
+        In a process that inherited the handle through ``fork()`` this only releases
+        the inherited sockets: the serving loop runs in the parent, not here.
+        """
+        if self.pid != os.getpid():
+            self._after_fork_in_child()
+            return
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             self._server.close_all()
             self._thread.join(_JOIN_TIMEOUT_S)
+
+    def _before_fork(self) -> None:
+        self._lock.acquire()  # no close() half done when the child is made
+
+    def _after_fork_in_parent(self) -> None:
+        self._lock.release()
+
+    def _after_fork_in_child(self) -> None:
+        """Release the inherited listening socket and connections without touching the
+        parent's: ``close()`` only (``shutdown()`` would end them for the parent too)."""
+        self._lock = threading.Lock()
+        if self._closed:
+            return
+        self._closed = True
+        self._server.release_inherited()
+        if self._server.otel is None or not self._server.otel.is_shutdown:
+            _warn_not_served_here(self)
 
     def __enter__(self) -> HttpServerHandle:
         return self
@@ -574,6 +616,95 @@ class HttpServerHandle:
 
     def __repr__(self) -> str:
         return f"HttpServerHandle({self.url!r}{', closed' if self._closed else ''})"
+
+
+# -- one port, many processes --------------------------------------------------
+
+HUB_FIX = (
+    "to see every process's telemetry in one place, run the server under the hub "
+    "(`flext-otel run -- gunicorn ...`), which collects them all over OTLP; or export "
+    "with OTLP (OTEL_METRICS_EXPORTER=otlp) to a collector"
+)
+
+
+def port_owner(port: int) -> int | None:
+    """The pid of a process listening on TCP ``port`` (Linux ``/proc``; else None)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii") as lines:
+                rows = lines.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            listening = len(fields) > 9 and fields[3] == "0A"
+            if listening and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            with contextlib.suppress(OSError):
+                for fd in os.listdir(f"/proc/{entry.name}/fd"):
+                    with contextlib.suppress(OSError):
+                        if os.readlink(f"/proc/{entry.name}/fd/{fd}") in inodes:
+                            return int(entry.name)
+    return None
+
+
+def _process_name(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as raw:
+            words = raw.read().split(b"\0")
+    except OSError:
+        return ""
+    return " ".join(w.decode(errors="replace") for w in words if w)[:80]
+
+
+def _this_process() -> str:
+    otel = chosen()
+    if otel is not None:
+        return process.describe(otel.identity)
+    return f"instance {process.instance_id()}, pid {os.getpid()}"
+
+
+def port_conflict_message(host: str, port: int, error: OSError) -> str:
+    """The warning for a process that cannot bind ``/metrics`` because another serves it:
+    which process serves the port, that this one's telemetry is not in it, and the fix."""
+    owner = port_owner(port) if getattr(error, "errno", None) == errno.EADDRINUSE else None
+    if owner is None:
+        who = "another process"
+    else:
+        name = _process_name(owner)
+        who = f"process {owner}" + (f" ({name})" if name else "")
+    return (
+        f"flext-otel could not serve /metrics on {host}:{port} ({error.strerror or error}): "
+        f"{who} serves that port, so /metrics and the live view there show that "
+        f"process's telemetry only; this process ({_this_process()}) is not in them. "
+        f"Fix: {HUB_FIX}"
+    )
+
+
+_warned_not_served: set[int] = set()
+
+
+def _warn_not_served_here(handle: HttpServerHandle) -> None:
+    """In a forked child of a serving process: say once that its telemetry is not served."""
+    if os.getpid() in _warned_not_served:
+        return
+    _warned_not_served.add(os.getpid())
+    _logger.warning(
+        "flext-otel: %s (/metrics, /health and the live view) is served by process %d, "
+        "the parent of this one, and shows that process's telemetry only; this process "
+        "(%s) is not in it. Fix: %s",
+        handle.url,
+        handle.pid,
+        _this_process(),
+        HUB_FIX,
+    )
 
 
 def serve_http(
@@ -626,6 +757,8 @@ __all__ = [
     "RouteHandler",
     "health_route",
     "metrics_route",
+    "port_conflict_message",
+    "port_owner",
     "ready_route",
     "register_route",
     "serve_http",
