@@ -273,6 +273,16 @@ class Scrubber:
             return type(value)(items)
         return value
 
+    def known_clean(self, attributes: dict[str, Any]) -> bool:
+        """True when every ``(key, value)`` pair of ``attributes`` was found clean
+        before (one C-level pass over the pair cache; such values are short, so
+        none can be at a length limit). False means "check": it may still be clean.
+        """
+        try:
+            return attributes.items() <= self._clean_pairs.keys()
+        except TypeError:  # an unhashable value (a list): check item by item
+            return False
+
     def clean_check(self, attributes: Mapping[str, Any], limit: int | None = None) -> int | None:
         """One pass over ``attributes``: ``None`` when something needs scrubbing, else how
         many string values are at least ``limit`` long (truncated by the SDK).

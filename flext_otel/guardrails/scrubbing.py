@@ -52,6 +52,7 @@ from flext_otel.guardrails.scrubber import (
     scrub_attributes,
 )
 from flext_otel.guardrails.transform import SpanTransform
+from flext_otel.store.records import attribute_dict, span_events
 
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs import ReadWriteLogRecord
@@ -105,52 +106,97 @@ class _RedactedSpan(ReadableSpan):
         return self._dropped[2]
 
 
-def _frozen(attributes: Mapping[str, Any], keys: Iterable[str], dropped: int) -> BoundedAttributes:
+def _merged(attributes: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     merged = dict(attributes)
     merged[SCRUBBED_KEYS_ATTRIBUTE] = tuple(sorted(set(keys)))
-    bounded = BoundedAttributes(maxlen=None, attributes=merged, immutable=True)
+    return merged
+
+
+def _frozen(attributes: Mapping[str, Any], dropped: int) -> BoundedAttributes:
+    bounded = BoundedAttributes(maxlen=None, attributes=attributes, immutable=True)
     bounded.dropped = dropped
     return bounded
 
 
-def make_span_transform(
-    scrubber: Scrubber | None,
-    counters: GuardrailCounters | None = None,
-    value_length_limit: int | None = None,
-) -> SpanTransform | None:
-    """A span transform that redacts (``scrubber``) and counts (``counters``).
+class SpanGuard:
+    """Scrubbing (``scrubber``) and limit counting (``counters``) of finished spans.
 
-    Returns the same span object when nothing matched, else a redacted copy.
-    ``None`` when there is nothing to do (no scrubber and no counting).
+    A :data:`~flext_otel.guardrails.transform.SpanTransform`: calling it returns
+    the same span object when nothing matched, else a redacted copy.
+    :meth:`check` does the same from an attribute dict the caller already read,
+    and returns the dict to record, so one pass over the attributes serves the
+    check, the store record and every exporter downstream.
     """
-    if scrubber is None and counters is None:
-        return None
-    limit = value_length_limit
 
-    def transform(span: ReadableSpan) -> ReadableSpan:
-        attributes = span.attributes or _NO_ATTRIBUTES
-        events = span.events
-        tally = counters if limit is not None else None
-        check_limit = limit if tally is not None else None
+    __slots__ = ("_counters", "_limit", "_scrubber", "known_clean")
+
+    def __init__(
+        self,
+        scrubber: Scrubber | None,
+        counters: GuardrailCounters | None = None,
+        value_length_limit: int | None = None,
+    ) -> None:
+        self._scrubber = scrubber
+        self._counters = counters
+        self._limit = value_length_limit if counters is not None else None
+        self.known_clean = scrubber.known_clean if scrubber is not None else None
+        """Whether an attribute dict is known clean (one C-level pass); a span with such
+        attributes, no events and no status description needs no :meth:`check`."""
+
+    def __call__(self, span: ReadableSpan) -> ReadableSpan:
+        return self.check(span, attribute_dict(span))[0]
+
+    def check(
+        self,
+        span: ReadableSpan,
+        attributes: dict[str, Any],
+        fields: tuple[Any, ...] | None = None,
+    ) -> tuple[ReadableSpan, dict[str, Any]]:
+        """``(span, attributes)`` themselves when nothing matched (the common case),
+        else the redacted copy and its attributes (with ``flext.scrubbed_keys``).
+
+        ``attributes`` must be a fresh dict of the span's attributes; ``fields``
+        the span's :func:`~flext_otel.store.records.span_fields` when the caller
+        read them already.
+        """
+        scrubber = self._scrubber
+        limit = self._limit
+        if fields is None:
+            events = span_events(span)
+            description = span.status.description
+        else:
+            events = fields[7]
+            description = fields[4].description
         if scrubber is not None:  # the common case: one pass finds nothing to scrub
-            truncated = scrubber.clean_check(attributes, check_limit)
-            for event in events:
-                if truncated is None:
-                    break
-                found = scrubber.clean_check(event.attributes or _NO_ATTRIBUTES, check_limit)
-                truncated = None if found is None else truncated + found
-            if truncated is not None and not span.status.description:
-                if tally is not None and truncated:
-                    tally.add("truncated", truncated)
-                return span
-        if tally is not None and limit is not None:
+            if not events and not description and scrubber.known_clean(attributes):
+                return span, attributes
+            truncated = scrubber.clean_check(attributes, limit)
+            if events:
+                for event in events:
+                    if truncated is None:
+                        break
+                    found = scrubber.clean_check(event.attributes or _NO_ATTRIBUTES, limit)
+                    truncated = None if found is None else truncated + found
+            if truncated is not None and not description:
+                if truncated and self._counters is not None:
+                    self._counters.add("truncated", truncated)
+                return span, attributes
+        return self._slow(span, attributes, events)
+
+    def _slow(
+        self, span: ReadableSpan, attributes: dict[str, Any], events: Sequence[Event]
+    ) -> tuple[ReadableSpan, dict[str, Any]]:
+        scrubber = self._scrubber
+        counters = self._counters
+        limit = self._limit
+        if counters is not None and limit is not None:
             truncated = count_at_limit(attributes, limit)
             for event in events:
                 truncated += count_at_limit(event.attributes, limit)
             if truncated:
-                tally.add("truncated", truncated)
+                counters.add("truncated", truncated)
         if scrubber is None:
-            return span
+            return span, attributes
         outcome = _Outcome()
         new_attributes = scrubber.scrub_mapping(attributes, outcome)
         new_events: list[Event] | None = None
@@ -166,7 +212,7 @@ def make_span_transform(
                 new_events = list(events)
             new_events[index] = Event(
                 event.name,
-                _frozen(scrubbed, event_outcome.keys, event.dropped_attributes),
+                _frozen(_merged(scrubbed, event_outcome.keys), event.dropped_attributes),
                 event.timestamp,
             )
             outcome.keys.extend(f"events.{event.name}.{k}" for k in event_outcome.keys)
@@ -179,19 +225,33 @@ def make_span_transform(
                 clean = scrubber._ask_callback("status.description", description, clean, outcome)
                 status = Status(status.status_code, str(clean))
         if new_attributes is attributes and new_events is None and status is span.status:
-            return span
+            return span, attributes
         if counters is not None:
             counters.add("scrubbed_items")
             counters.add("scrubbed_values", len(outcome.keys))
             counters.add("callback_errors", outcome.callback_errors)
-        return _RedactedSpan(
+        merged = _merged(new_attributes, outcome.keys)
+        redacted = _RedactedSpan(
             span,
-            _frozen(new_attributes, outcome.keys, span.dropped_attributes),
+            _frozen(merged, span.dropped_attributes),
             new_events if new_events is not None else events,
             status,
         )
+        return redacted, merged
 
-    return transform
+
+def make_span_transform(
+    scrubber: Scrubber | None,
+    counters: GuardrailCounters | None = None,
+    value_length_limit: int | None = None,
+) -> SpanGuard | None:
+    """A :class:`SpanGuard` that redacts (``scrubber``) and counts (``counters``).
+
+    ``None`` when there is nothing to do (no scrubber and no counting).
+    """
+    if scrubber is None and counters is None:
+        return None
+    return SpanGuard(scrubber, counters, value_length_limit)
 
 
 class TransformingSpanExporter(SpanExporter):
@@ -322,6 +382,7 @@ __all__ = [
     "GuardrailCounters",
     "Scrubber",
     "ScrubbingOptions",
+    "SpanGuard",
     "TransformingSpanExporter",
     "key_is_sensitive",
     "key_words",

@@ -327,18 +327,18 @@ class FlextOtel:
             provider.add_span_processor(tail)
             self._add_component("traces:tail_sampler", tail, stats=tail.stats, stage=0)
         store_class = StoreSpanProcessor if tail is not None else CorrelatedStoreSpanProcessor
+        # the store processor guards each span once and hands it to the exporters
         store_processor = store_class(self.store, self._span_transform(count=True))
         add(store_processor)
         self._add_component("traces:store", store_processor, stats=store_processor.stats)
         for name in opts.traces_exporter:
             if name == "console":
-                exporter = guards.console_span_exporter(ConsoleTreeSpanExporter())
-                console = SimpleSpanProcessor(exporter)
-                add(console)
+                console = SimpleSpanProcessor(ConsoleTreeSpanExporter())
+                store_processor.add_downstream(console)
                 self._add_component("traces:console", console)
             elif name == "otlp":
                 processor = self._batch_spans(opts)
-                add(processor)
+                store_processor.add_downstream(processor)
                 self._add_component("traces:otlp", processor, stats=processor.stats)
         return provider
 
@@ -353,7 +353,6 @@ class FlextOtel:
             schedule_delay_ms=opts.bsp_schedule_delay_ms,
             max_export_batch_size=opts.bsp_max_export_batch_size,
             export_timeout_ms=opts.bsp_export_timeout_ms,
-            transform=self._span_transform(),
             exporter_factory=lambda: otlp_span_exporter(otlp),
         )
 

@@ -42,18 +42,30 @@ _LAST_IN_BLOCK = _BLOCK - 1
 
 
 class _Trace:
-    """A retained trace of two or more spans: the spans (arrival order) and its summary."""
+    """A retained trace of two or more spans: the spans (arrival order) and its summary.
 
-    __slots__ = ("end", "errors", "spans", "start")
+    Evicted spans leave from the front: ``head`` counts the dead slots there, and
+    the list is compacted when they are the larger half, so evicting from a trace
+    of any size costs O(1) amortised.
+    """
+
+    __slots__ = ("_spans", "end", "errors", "head", "stale", "start")
 
     def __init__(self, first: SpanRecord, second: SpanRecord) -> None:
-        self.spans = [first, second]
+        self._spans: list[SpanRecord | None] = [first, second]
+        self.head = 0
+        self.stale = False  # start/end need recomputing (an edge span was evicted)
         self.start: int = min(first[5], second[5])
         self.end: int = max(first[6], second[6])
         self.errors = (first[7] == "error") + (second[7] == "error")
 
+    @property
+    def spans(self) -> list[SpanRecord]:
+        """The retained spans, arrival order (a new list)."""
+        return self._spans[self.head :]  # type: ignore[return-value]
+
     def add(self, record: SpanRecord) -> None:
-        self.spans.append(record)
+        self._spans.append(record)
         self.start = min(self.start, record[5])
         self.end = max(self.end, record[6])
         if record[7] == "error":
@@ -61,23 +73,36 @@ class _Trace:
 
     def remove(self, record: SpanRecord) -> SpanRecord | None:
         """Forget ``record``; the one span left, when only one is."""
-        spans = self.spans
-        if spans[0] is record:  # the common case: eviction follows arrival order
-            del spans[0]
+        spans = self._spans
+        head = self.head
+        if spans[head] is record:  # the common case: eviction follows arrival order
+            spans[head] = None
+            head += 1
+            if head > 16 and head * 2 > len(spans):
+                del spans[:head]
+                head = 0
+            self.head = head
         else:
-            for i, held in enumerate(spans):
-                if held is record:
+            for i in range(head, len(spans)):
+                if spans[i] is record:
                     del spans[i]
                     break
-        if len(spans) == 1:
-            return spans[0]
+        if len(spans) - head == 1:
+            return spans[head]
         if record[7] == "error":
             self.errors -= 1
-        if record[5] <= self.start:
-            self.start = min(s[5] for s in spans)
-        if record[6] >= self.end:
-            self.end = max(s[6] for s in spans)
+        if record[5] <= self.start or record[6] >= self.end:
+            self.stale = True  # recomputed when read: eviction stays O(1) for big traces
         return None
+
+    def bounds(self) -> tuple[int, int]:
+        """``(start, end)`` of the retained spans (called under the index's lock)."""
+        if self.stale:
+            spans = self.spans
+            self.start = min(s[5] for s in spans)
+            self.end = max(s[6] for s in spans)
+            self.stale = False
+        return self.start, self.end
 
 
 _Entry = SpanRecord | _Trace
@@ -111,7 +136,8 @@ class TraceSummary:
 
 def _summary(trace_id: int, entry: _Entry) -> TraceSummary:
     if type(entry) is _Trace:
-        return TraceSummary(trace_id, entry.start, entry.end, entry.errors, tuple(entry.spans))
+        start, end = entry.bounds()
+        return TraceSummary(trace_id, start, end, entry.errors, tuple(entry.spans))
     record: SpanRecord = entry  # type: ignore[assignment]
     return TraceSummary(trace_id, record[5], record[6], int(record[7] == "error"), (record,))
 
@@ -141,23 +167,25 @@ class SpanIndex:
     # -- writing -------------------------------------------------------------
     def append(self, record: SpanRecord) -> None:
         """Add ``record``; the oldest span is evicted (and counted) when full."""
+        trace_id = record[1]
+        start = record[5]
         with self._lock:
             seq = self._next
             self._next = seq + 1
             self._accepted += 1
             capacity = self.capacity
+            slots = self._slots
             if seq < capacity:
-                self._slots.append(record)
+                slots.append(record)
             else:
                 position = seq % capacity
-                old = self._slots[position]
-                self._slots[position] = record
+                old = slots[position]
+                slots[position] = record
                 self._forget(old)
                 if (seq - capacity) & _LAST_IN_BLOCK == _LAST_IN_BLOCK:
                     self._blocks.popleft()
                     self._first_block += 1
             traces = self._traces
-            trace_id = record[1]
             entry = traces.get(trace_id)
             if entry is None:
                 traces[trace_id] = record
@@ -165,7 +193,6 @@ class SpanIndex:
                 entry.add(record)
             else:
                 traces[trace_id] = _Trace(entry, record)  # type: ignore[arg-type]
-            start = record[5]
             if seq & _LAST_IN_BLOCK:
                 bounds = self._blocks[-1]
                 if start > bounds[0]:
@@ -222,7 +249,7 @@ class SpanIndex:
             if entry is None:
                 return []
             if type(entry) is _Trace:
-                return list(entry.spans)
+                return entry.spans
             return [entry]  # type: ignore[list-item]
 
     def trace_count(self) -> int:

@@ -16,19 +16,20 @@ their callers count.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from flext_otel.support.keys import CORRELATION_ATTRIBUTE
 
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs import ReadableLogRecord, ReadWriteLogRecord
-    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace import Event
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _KIND_NAMES = {0: "internal", 1: "server", 2: "client", 3: "producer", 4: "consumer"}
@@ -208,6 +209,69 @@ def bounded_name(name: object) -> str:
     return text if len(text) <= MAX_NAME_LENGTH else text[:MAX_NAME_LENGTH]
 
 
+def attribute_dict(span: ReadableSpan) -> dict[str, Any]:
+    """A finished span's attributes as a new plain ``dict``, read in one C-level copy.
+
+    The public ``span.attributes`` is a read-only view of the SDK's
+    ``BoundedAttributes``, whose copy goes key by key through Python-level
+    ``__iter__``/``__getitem__`` (about 20 times slower, 5 us for 5 attributes).
+    This reads the SDK's own dict instead and falls back to the public view for
+    any other span type. Waits for a public "attributes as a dict" accessor on
+    ``ReadableSpan``.
+    """
+    try:
+        return span._attributes._dict.copy()  # type: ignore[union-attr,no-any-return]
+    except AttributeError:
+        return dict(span.attributes or _EMPTY)
+
+
+def span_events(span: ReadableSpan) -> Sequence[Event]:
+    """A finished span's events without the SDK's per-call copy (``tuple(BoundedList)``).
+
+    Falls back to the public ``span.events``. Waits for a cheap public accessor.
+    """
+    events = getattr(span, "_events", None)
+    return span.events if events is None else events
+
+
+_SDK_SPAN_FIELDS = attrgetter(
+    "_name",
+    "_context",
+    "_parent",
+    "_kind",
+    "_status",
+    "_start_time",
+    "_end_time",
+    "_events",
+    "_resource",
+    "_instrumentation_scope",
+)
+
+
+def span_fields(span: ReadableSpan) -> tuple[Any, ...]:
+    """name, context, parent, kind, status, start, end, events, resource and scope.
+
+    For the SDK's own ``ReadableSpan`` (what ``on_end`` receives) the fields are
+    read in one C-level call instead of ten Python property calls (about 1.5 us
+    per span); any other span type goes through the public properties. Waits
+    for a public bulk accessor on ``ReadableSpan``.
+    """
+    if type(span) is ReadableSpan:
+        return _SDK_SPAN_FIELDS(span)
+    return (
+        span.name,
+        span.context,
+        span.parent,
+        span.kind,
+        span.status,
+        span.start_time,
+        span.end_time,
+        span.events,
+        span.resource,
+        span.instrumentation_scope,
+    )
+
+
 def span_record_from(span: ReadableSpan, attributes: Mapping[str, Any] | None = None) -> SpanRecord:
     """Build a :class:`SpanRecord` from a finished SDK span.
 
@@ -215,28 +279,52 @@ def span_record_from(span: ReadableSpan, attributes: Mapping[str, Any] | None = 
     scrubbing check already read) replaces the span's own attributes, which are
     otherwise copied into one ``dict``: the SDK's attribute object (its lock,
     its own ``__dict__``) is not retained.
-    Runs once per finished span, so each public property is read once and the
-    common kinds and status codes are matched by identity.
+    Runs once per finished span: the SDK's own span views are read in one C-level
+    ``attrgetter`` call (see :func:`_span_fields`) and the common kinds and
+    status codes are matched by identity.
     """
-    ctx = span.context
-    parent = span.parent
-    status = span.status
+    return record_from_fields(
+        span_fields(span), attribute_dict(span) if attributes is None else attributes
+    )
+
+
+# One-entry identity caches: a provider's spans share one resource and scope object,
+# and unset spans share the SDK's default Status, so their property reads are done
+# once. Each entry is an immutable tuple replaced whole (safe across threads).
+_RESOURCE_SEEN: list[tuple[Any, Mapping[str, Any]]] = [(None, _EMPTY)]
+_SCOPE_SEEN: list[tuple[Any, str]] = [(None, "")]
+_STATUS_SEEN: list[tuple[Any, str, str | None]] = [(None, "unset", None)]
+
+
+def _status_of(status: Any) -> tuple[Any, str, str | None]:
     code = status.status_code
-    kind = span.kind
-    scope = span.instrumentation_scope
-    raw_events = span.events
-    start = span.start_time
-    end = span.end_time
-    name = span.name
+    text = "unset" if code is _UNSET else "error" if code is _ERROR else "ok"
+    seen = _STATUS_SEEN[0] = (status, text, status.description)
+    return seen
+
+
+def record_from_fields(fields: tuple[Any, ...], attributes: Mapping[str, Any]) -> SpanRecord:
+    """A :class:`SpanRecord` from :func:`span_fields` and the attributes to keep."""
+    name, ctx, parent, kind, status, start, end, raw_events, resource, scope = fields
     if type(name) is not str or len(name) > MAX_NAME_LENGTH:
         name = bounded_name(name)
+    seen_status = _STATUS_SEEN[0]
+    if seen_status[0] is not status:
+        seen_status = _status_of(status)
+    seen_resource = _RESOURCE_SEEN[0]
+    if seen_resource[0] is not resource:
+        seen_resource = _RESOURCE_SEEN[0] = (resource, resource.attributes)
+    seen_scope = _SCOPE_SEEN[0]
+    if seen_scope[0] is not scope:
+        seen_scope = _SCOPE_SEEN[0] = (scope, scope.name if scope is not None else "")
+    # SpanContext is a tuple (trace_id, span_id, ...): indexing skips two property calls
     return tuple.__new__(
         SpanRecord,
         (
             name,
-            ctx.trace_id if ctx is not None else 0,
-            ctx.span_id if ctx is not None else 0,
-            parent.span_id if parent is not None else None,
+            ctx[0] if ctx is not None else 0,
+            ctx[1] if ctx is not None else 0,
+            parent[1] if parent is not None else None,
             "internal"
             if kind is _INTERNAL
             else "server"
@@ -246,14 +334,14 @@ def span_record_from(span: ReadableSpan, attributes: Mapping[str, Any] | None = 
             else _KIND_BY_MEMBER.get(kind, "internal"),
             start or 0,
             end or start or 0,
-            "unset" if code is _UNSET else "error" if code is _ERROR else "ok",
-            status.description,
-            dict(span.attributes or _EMPTY) if attributes is None else attributes,
+            seen_status[1],
+            seen_status[2],
+            attributes,
             tuple([(bounded_name(e.name), e.timestamp, e.attributes or _EMPTY) for e in raw_events])
             if raw_events
             else (),
-            span.resource.attributes,
-            scope.name if scope is not None else "",
+            seen_resource[1],
+            seen_scope[1],
         ),
     )
 
@@ -420,7 +508,11 @@ __all__ = [
     "MetricPoint",
     "SignalStats",
     "SpanRecord",
+    "attribute_dict",
     "bounded_name",
     "log_view_from",
+    "record_from_fields",
+    "span_events",
+    "span_fields",
     "span_record_from",
 ]
