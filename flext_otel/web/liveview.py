@@ -45,6 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib import resources
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
@@ -322,20 +323,27 @@ def _page(items: list[Any], limit: int, cursor_of: Callable[[Any], str]) -> tupl
 
 def _root(members: Sequence[SpanRecord]) -> SpanRecord:
     """The trace's root: a span without a parent, else the earliest orphan."""
-    ids = {s.span_id_int for s in members}
-    roots = [s for s in members if s.parent_span_id_int not in ids] or list(members)
-    return min(roots, key=lambda s: (s.parent_span_id_int is not None, s.start_time_ns))
+    for record in members:  # the common case: the one span without a parent
+        if record[3] is None:
+            break
+    else:
+        ids = {s[2] for s in members}
+        orphans = [s for s in members if s[3] not in ids] or list(members)
+        return min(orphans, key=itemgetter(5))
+    roots = [s for s in members if s[3] is None]
+    return roots[0] if len(roots) == 1 else min(roots, key=itemgetter(5))
 
 
 def trace_summary(members: Sequence[SpanRecord]) -> dict[str, Any]:
     """The list row of one trace (its spans, any order)."""
+    # SpanRecord is a tuple: fields by index (5 start, 6 end, 7 status) in the loops
     root = _root(members)
-    start = min(s.start_time_ns for s in members)
-    end = max(s.end_time_ns for s in members)
-    error = any(s.status == "error" for s in members)
+    start = min(s[5] for s in members)
+    end = max(s[6] for s in members)
+    error = any(s[7] == "error" for s in members)
     correlation = root.correlation_id
     if correlation is None:
-        correlation = next((s.correlation_id for s in members if s.correlation_id), None)
+        correlation = next((c for s in members if (c := s.correlation_id)), None)
     service = root.resource.get("service.name")
     return {
         "trace_id": root.trace_id,
