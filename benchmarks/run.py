@@ -68,6 +68,7 @@ CASES: dict[str, Case] = {
     "export": _subprocess("export"),
     "peers": _subprocess("peers"),
     "memory": _in_process("memory", "memory"),
+    "store": _in_process("bench_store", "store"),
 }
 
 #: What a ``--child`` interpreter can run.
@@ -77,6 +78,7 @@ TASKS: dict[str, Case] = {
     "memory-rss": _in_process("memory", "rss_child"),
     "memory-store": _in_process("memory", "store_bytes_child"),
     "memory-inmemory": _in_process("memory", "in_memory_bytes_child"),
+    "store": _in_process("bench_store", "store_child"),
 }
 
 

@@ -716,6 +716,11 @@ class BatchSpanExportProcessor(_BatchLifecycle, SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Nothing to do at span start."""
 
+    def reject(self, reason: str) -> None:
+        """Count a span that was meant for this exporter but was dropped upstream
+        (e.g. its guardrails transform failed) as ``reason``."""
+        self._core.reject(reason)
+
     def on_end(self, span: ReadableSpan) -> None:
         """Queue a sampled span for export (O(1)); never blocks on I/O, never raises."""
         try:

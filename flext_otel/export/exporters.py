@@ -27,7 +27,8 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from flext_otel.export.options import OtlpOptions
-from flext_otel.store.telemetry import MetricPoint, SpanNode, SpanRecord, span_record_from
+from flext_otel.store.telemetry import MetricPoint, SpanRecord, span_record_from
+from flext_otel.store.trees import build_tree
 from flext_otel.support.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -183,20 +184,6 @@ class ConsoleTreeSpanExporter(SpanExporter):
 
 
 _RESET, _RED, _GREEN, _DIM = "\x1b[0m", "\x1b[31m", "\x1b[32m", "\x1b[2m"
-
-
-def build_tree(records: Sequence[SpanRecord]) -> list[SpanNode]:
-    """Arrange spans of one trace as trees, children in start order."""
-    ordered = sorted(records, key=lambda r: r.start_time_ns)
-    nodes = {r.span_id_int: SpanNode(r) for r in ordered}
-    roots: list[SpanNode] = []
-    for record in ordered:
-        parent = nodes.get(record.parent_span_id_int) if record.parent_span_id_int else None
-        if parent is None:
-            roots.append(nodes[record.span_id_int])
-        else:
-            parent.children.append(nodes[record.span_id_int])
-    return roots
 
 
 def render_trace(records: Sequence[SpanRecord], *, colour: bool = False) -> str:

@@ -19,9 +19,17 @@ from typing import TYPE_CHECKING
 from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.trace import SpanProcessor
 
+from flext_otel.guardrails.scrubbing import SpanGuard
 from flext_otel.guardrails.transform import LogTransform, SpanTransform
 from flext_otel.pipeline.correlation import get_correlation_id
-from flext_otel.store.telemetry import TelemetryStore, log_view_from, span_record_from
+from flext_otel.store.records import (
+    attribute_dict,
+    log_view_from,
+    record_from_fields,
+    span_fields,
+    span_record_from,
+)
+from flext_otel.store.telemetry import TelemetryStore
 from flext_otel.support.counters import PipelineCounters, PipelineStats
 from flext_otel.support.keys import CORRELATION_ATTRIBUTE
 from flext_otel.support.logonce import LogOnce
@@ -85,38 +93,91 @@ class _StoreWriter:
 
 
 class StoreSpanProcessor(_StoreWriter, SpanProcessor):
-    """Puts every finished span into the store, synchronously, with no thread.
+    """Puts every finished span into the store, synchronously, with no thread, and hands
+    the guarded span to the exporters' processors (``downstream``).
 
-    ``transform`` (for example the scrubber) runs first; returning ``None`` drops
-    the span as ``invalid``.
+    ``transform`` (for example the scrubber's :class:`SpanGuard`) runs first, once
+    per span: the store and every downstream processor get its result, so no
+    exporter transforms again. Returning ``None`` (or raising) drops the span as
+    ``invalid`` everywhere (fail closed: an unscrubbed span never leaves). With a
+    :class:`SpanGuard`, the scrubbing check and the store record share one read
+    of the attributes.
+
+    Downstream processors receive ``on_end`` only (the provider does not know
+    them); their owner flushes and shuts them down.
     """
 
     _signal = "spans"
 
-    def __init__(self, store: TelemetryStore, transform: SpanTransform | None = None) -> None:
+    def __init__(
+        self,
+        store: TelemetryStore,
+        transform: SpanTransform | None = None,
+        downstream: Sequence[SpanProcessor] = (),
+    ) -> None:
         super().__init__(store, "traces:store")
         self._add = store.add_span
         self._transform = transform
+        self._guard = transform.check if isinstance(transform, SpanGuard) else None
+        self._known_clean = transform.known_clean if isinstance(transform, SpanGuard) else None
+        self._downstream: tuple[SpanProcessor, ...] = tuple(downstream)
+
+    def add_downstream(self, processor: SpanProcessor) -> None:
+        """Hand every guarded span to ``processor`` too (after the store)."""
+        self._downstream = (*self._downstream, processor)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Nothing to do at span start."""
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Convert the span to a compact record and store it; never raises."""
+        """Guard the span once, store a compact record, pass it on; never raises."""
         if self._shutdown:
             self._dropped.drop("shutdown")
             return
         try:
-            if self._transform is not None:
-                kept = self._transform(span)
-                if kept is None:
-                    self._dropped.drop("invalid")
+            guard = self._guard
+            if guard is not None:  # one read of the span, one check, one record
+                fields = span_fields(span)
+                attributes = attribute_dict(span)
+                known_clean = self._known_clean
+                if known_clean is not None and known_clean(attributes) and not fields[7]:
+                    if fields[4].description:  # the common case skips the full check
+                        kept, attributes = guard(span, attributes, fields)
+                    else:
+                        kept = span
+                else:
+                    kept, attributes = guard(span, attributes, fields)
+                if kept is not span:
+                    fields = span_fields(kept)
+                self._add(record_from_fields(fields, attributes))
+            else:
+                transform = self._transform
+                found = span if transform is None else transform(span)
+                if found is None:
+                    self._reject()
                     return
-                span = kept
-            self._add(span_record_from(span))
+                kept = found
+                self._add(span_record_from(kept))
         except Exception as exc:
-            self._dropped.drop("invalid", cause=type(exc).__name__)
+            self._reject(type(exc).__name__)
             self._once.failure(exc)
+            return
+        for processor in self._downstream:
+            try:
+                processor.on_end(kept)
+            except Exception as exc:  # a downstream processor must not break the others
+                self._once.failure(exc)
+
+    def _reject(self, cause: str | None = None) -> None:
+        """Count a span the transform rejected, here and in every downstream processor."""
+        self._dropped.drop("invalid", cause=cause)
+        for processor in self._downstream:
+            reject = getattr(processor, "reject", None)
+            if reject is not None:
+                try:
+                    reject("invalid")
+                except Exception as exc:
+                    self._once.failure(exc)
 
 
 class CorrelatedStoreSpanProcessor(StoreSpanProcessor):

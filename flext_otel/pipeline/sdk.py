@@ -50,6 +50,7 @@ from flext_otel.export.exporters import (
     prometheus_reader,
 )
 from flext_otel.guardrails.facade import Guardrails
+from flext_otel.guardrails.scrubbing import TransformingSpanExporter
 from flext_otel.pipeline import process
 from flext_otel.pipeline.options import FlextOtelOptions
 from flext_otel.pipeline.processors import (
@@ -390,19 +391,21 @@ class FlextOtel:
             provider.add_span_processor(tail)
             self._add_component("traces:tail_sampler", tail, stats=tail.stats, stage=0)
         store_class = StoreSpanProcessor if tail is not None else CorrelatedStoreSpanProcessor
+        # the store processor guards each span once and hands it to the exporters
         store_processor = store_class(self.store, self._span_transform(count=True))
         add(store_processor)
         self._add_component("traces:store", store_processor, stats=store_processor.stats)
         for name in opts.traces_exporter:
             if name == "console":
+                # downstream of the store processor: it sees spans already transformed
                 counters = self._counters("traces:console")
-                exporter = guards.console_span_exporter(ConsoleTreeSpanExporter(), counters)
+                exporter = TransformingSpanExporter(ConsoleTreeSpanExporter(), None, counters)
                 console = SimpleSpanProcessor(exporter)
-                add(console)
+                store_processor.add_downstream(console)
                 self._add_component("traces:console", console, stats=counters.snapshot)
             elif name == "otlp":
                 processor = self._batch_spans(opts)
-                add(processor)
+                store_processor.add_downstream(processor)
                 self._add_component("traces:otlp", processor, stats=processor.stats)
         return provider
 
@@ -417,7 +420,6 @@ class FlextOtel:
             schedule_delay_ms=opts.bsp_schedule_delay_ms,
             max_export_batch_size=opts.bsp_max_export_batch_size,
             export_timeout_ms=opts.bsp_export_timeout_ms,
-            transform=self._span_transform(),
             exporter_factory=lambda: otlp_span_exporter(otlp),
         )
 

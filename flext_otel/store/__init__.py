@@ -1,24 +1,28 @@
 """The bounded, thread-safe, queryable in-memory telemetry store.
 
-Records, ring buffers, queries and trace trees. Imports: ``support`` and ``domain``;
-OpenTelemetry SDK types for building records.
+Modules: ``records`` (the record types and their builders), ``ring`` (the ring
+buffer), ``index`` (the span ring indexed by trace, trace summaries), ``trees``
+(trace trees) and ``telemetry`` (:class:`TelemetryStore` and its queries).
+Imports: ``support`` and ``domain``; the OpenTelemetry API and SDK types for
+building records.
 """
 
-from flext_otel.store.telemetry import (
+from flext_otel.store.index import SpanIndex, TraceSummary
+from flext_otel.store.records import (
     LEVELS,
     MAX_NAME_LENGTH,
     SIGNALS,
     LogRecordView,
     MetricPoint,
-    RingBuffer,
     SignalStats,
-    SpanNode,
     SpanRecord,
-    TelemetryStore,
     bounded_name,
     log_view_from,
     span_record_from,
 )
+from flext_otel.store.ring import RingBuffer
+from flext_otel.store.telemetry import TelemetryStore
+from flext_otel.store.trees import SpanNode, build_tree
 
 __all__ = [
     "LEVELS",
@@ -28,10 +32,13 @@ __all__ = [
     "MetricPoint",
     "RingBuffer",
     "SignalStats",
+    "SpanIndex",
     "SpanNode",
     "SpanRecord",
     "TelemetryStore",
+    "TraceSummary",
     "bounded_name",
+    "build_tree",
     "log_view_from",
     "span_record_from",
 ]

@@ -41,10 +41,11 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib import resources
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from flext_otel.pipeline.sdk import (
         FlextOtel,
     )
+    from flext_otel.store.index import TraceFilter
     from flext_otel.store.telemetry import LogRecordView, MetricPoint, SpanRecord
 
 _logger = logging.getLogger("flext_otel.web.liveview")
@@ -320,33 +322,29 @@ def _page(items: list[Any], limit: int, cursor_of: Callable[[Any], str]) -> tupl
 # -- /api/traces -------------------------------------------------------------
 
 
-def _summaries(spans: Iterable[SpanRecord]) -> list[tuple[int, str, list[SpanRecord]]]:
-    """``(start_ns, trace_id, spans)`` per trace."""
-    groups: dict[int, list[SpanRecord]] = {}
-    for record in spans:
-        groups.setdefault(record.trace_id_int, []).append(record)
-    return [
-        (min(s.start_time_ns for s in members), format(tid, "032x"), members)
-        for tid, members in groups.items()
-    ]
-
-
 def _root(members: Sequence[SpanRecord]) -> SpanRecord:
     """The trace's root: a span without a parent, else the earliest orphan."""
-    ids = {s.span_id_int for s in members}
-    roots = [s for s in members if s.parent_span_id_int not in ids] or list(members)
-    return min(roots, key=lambda s: (s.parent_span_id_int is not None, s.start_time_ns))
+    for record in members:  # the common case: the one span without a parent
+        if record[3] is None:
+            break
+    else:
+        ids = {s[2] for s in members}
+        orphans = [s for s in members if s[3] not in ids] or list(members)
+        return min(orphans, key=itemgetter(5))
+    roots = [s for s in members if s[3] is None]
+    return roots[0] if len(roots) == 1 else min(roots, key=itemgetter(5))
 
 
 def trace_summary(members: Sequence[SpanRecord]) -> dict[str, Any]:
     """The list row of one trace (its spans, any order)."""
+    # SpanRecord is a tuple: fields by index (5 start, 6 end, 7 status) in the loops
     root = _root(members)
-    start = min(s.start_time_ns for s in members)
-    end = max(s.end_time_ns for s in members)
-    error = any(s.status == "error" for s in members)
+    start = min(s[5] for s in members)
+    end = max(s[6] for s in members)
+    error = any(s[7] == "error" for s in members)
     correlation = root.correlation_id
     if correlation is None:
-        correlation = next((s.correlation_id for s in members if s.correlation_id), None)
+        correlation = next((c for s in members if (c := s.correlation_id)), None)
     service = root.resource.get("service.name")
     return {
         "trace_id": root.trace_id,
@@ -364,34 +362,49 @@ def trace_summary(members: Sequence[SpanRecord]) -> dict[str, Any]:
     }
 
 
-def _api_traces(params: dict[str, str], otel: FlextOtel) -> Response:
-    limit = _limit(params)
+def _trace_filter(params: Mapping[str, str]) -> TraceFilter | None:
+    """The trace-list filters (``name``, ``status``, ``correlation_id``) as one predicate."""
     name = params.get("name")
     status = params.get("status")
     if status not in (None, "error", "ok"):
         raise _BadRequest(f"status must be 'error' or 'ok', got {status[:40]!r}")
     correlation = params.get("correlation_id")
-    before: tuple[int, str] | None = None
+    tests: list[TraceFilter] = []
+    if name is not None:
+        needle = name.lower()
+        tests.append(lambda t: any(needle in s.name.lower() for s in t.spans))
+    if status is not None:
+        want_error = status == "error"
+        tests.append(lambda t: t.error == want_error)
+    if correlation is not None:
+        tests.append(lambda t: any(s.correlation_id == correlation for s in t.spans))
+    if not tests:
+        return None
+    return lambda trace: all(test(trace) for test in tests)
+
+
+def _api_traces(params: dict[str, str], otel: FlextOtel) -> Response:
+    limit = _limit(params)
+    keep = _trace_filter(params)
+    before: tuple[int, int] | None = None
     if "before" in params:
         match = _TRACE_CURSOR.fullmatch(params["before"])
         if match is None:
             raise _BadRequest("before must be a time in nanoseconds or a next_before cursor")
-        before = (int(match.group(1)), match.group(2) or "")
-    needle = name.lower() if name is not None else None
-    traces = []
-    for start, tid, members in _summaries(otel.store.spans()):
-        if before is not None and (start, tid) >= before:
-            continue
-        if needle is not None and not any(needle in s.name.lower() for s in members):
-            continue
-        if status is not None and any(s.status == "error" for s in members) != (status == "error"):
-            continue
-        if correlation is not None and not any(s.correlation_id == correlation for s in members):
-            continue
-        traces.append((start, tid, members))
-    traces.sort(key=lambda t: (t[0], t[1]), reverse=True)
-    page, next_before = _page(traces, limit, lambda t: f"{t[0]}.{t[1]}")
-    rows = [trace_summary(members) for _, _, members in page]
+        before = (int(match.group(1)), int(match.group(2), 16) if match.group(2) else -1)
+    # the trace index serves one page (and one more trace, to know whether there is a next)
+    spans = otel.store.spans(traces=limit + 1, before=before, trace_filter=keep)
+    groups: dict[int, list[SpanRecord]] = {}
+    for record in spans:
+        groups.setdefault(record.trace_id_int, []).append(record)
+    found = list(groups.values())
+    found.reverse()  # newest first
+    page = found[:limit]
+    next_before = None
+    if len(found) > limit and page:
+        start = min(s.start_time_ns for s in page[-1])
+        next_before = f"{start}.{page[-1][0].trace_id}"
+    rows = [trace_summary(members) for members in page]
     return _json(
         200, {"traces": rows, "count": len(rows), "limit": limit, "next_before": next_before}
     )

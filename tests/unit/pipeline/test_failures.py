@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-from flext_otel.guardrails.facade import Guardrails
+from flext_otel.guardrails.scrubbing import SpanGuard
 from flext_otel.instrument.decorators import flext_monitor_function
 from flext_otel.pipeline import sdk
 from flext_otel.pipeline.options import resolve_options
@@ -150,43 +150,37 @@ def test_decorator_failures_are_counted_and_logged_once_per_cause(
 # -- the console exporter ----------------------------------------------------------
 
 
-def _failing_console_scrub(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the exporters' scrubbing transform raise (the store's keeps working)."""
-    original = Guardrails.span_transform
+def _failing_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the guardrails' span check raise (the one pass that feeds store and exporters)."""
 
-    def span_transform(self: Guardrails, *, count: bool = False) -> Any:
-        if count:
-            return original(self, count=True)
+    def broken(self: SpanGuard, *args: object) -> Any:
+        raise ValueError("cannot scrub")
 
-        def broken(span: ReadableSpan) -> ReadableSpan:
-            raise ValueError("cannot scrub")
-
-        return broken
-
-    monkeypatch.setattr(Guardrails, "span_transform", span_transform)
+    monkeypatch.setattr(SpanGuard, "check", broken)
 
 
-def test_console_exporter_counts_an_unscrubbable_span_and_warns_once(
+def test_a_span_the_guardrails_fail_on_reaches_no_destination_and_is_counted(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     warnings: Callable[[str], list[str]],
 ) -> None:
-    """A span the scrubber fails on never reaches the console; it is an invalid drop
-    (cause scrub_failed) under traces:console, logged once at WARNING."""
-    _failing_console_scrub(monkeypatch)
+    """A span the scrubber fails on reaches neither the store nor the console: an
+    invalid drop under traces:store with its cause, logged once at WARNING."""
+    _failing_guard(monkeypatch)
     with capture(traces_exporter="console") as cap:
         tracer = cap.otel.tracer_provider.get_tracer("t")
         for _ in range(3):
-            with tracer.start_as_current_span("secretive"):
+            with tracer.start_as_current_span("secretive", attributes={"password": "hunter2"}):
                 pass
-        stats = cap.otel.stats()["traces:console"]
+        stats = cap.otel.stats()["traces:store"]
         assert (stats.accepted, stats.exported) == (3, 0)
         assert stats.dropped == {"invalid": 3}
-        assert dict(stats.causes) == {"scrub_failed": 3}
-        assert cap.otel.health()["pipelines"]["traces:console"]["dropped"] == {"invalid": 3}
-        assert len(cap.spans("secretive")) == 3  # the store scrubbed them fine
+        assert dict(stats.causes) == {"ValueError": 3}
+        assert cap.otel.health()["pipelines"]["traces:store"]["dropped"] == {"invalid": 3}
+        assert cap.spans("secretive") == []
+        assert cap.otel.stats()["traces:console"].accepted == 0
     assert "secretive" not in capsys.readouterr().out
-    assert len(warnings("span scrubbing failed")) == 1
+    assert len(warnings("failed internally and drops the item")) == 1
 
 
 def test_console_exporter_counts_what_it_prints(capsys: pytest.CaptureFixture[str]) -> None:
@@ -234,8 +228,12 @@ def test_every_key_balances_with_failures_of_every_kind(
     """accepted == exported + dropped for every stats() key, failure keys included."""
     import flext_otel
 
-    _failing_console_scrub(monkeypatch)
+    _failing_guard(monkeypatch)
     with capture(traces_exporter="console") as cap:
+        with cap.otel.tracer_provider.get_tracer("t").start_as_current_span(
+            "dropped", attributes={"password": "hunter2"}
+        ):
+            pass
         flext_otel.metric("bad name", 1)
         flext_otel.log("m", "loud")
         with cap.otel.tracer_provider.get_tracer("t").start_as_current_span("ok"):
