@@ -31,7 +31,6 @@ from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, SimpleLogRe
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
-    InMemoryMetricReader,
     MetricReader,
     PeriodicExportingMetricReader,
 )
@@ -40,15 +39,11 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.version import __version__ as sdk_version
 
-from flext_otel.export.exporters import (
-    ConsoleTreeSpanExporter,
-    metric_points,
-    otlp_log_exporter,
-    otlp_metric_exporter,
-    otlp_span_exporter,
-    prometheus_available,
-    prometheus_reader,
-)
+from flext_otel.export.console import ConsoleTreeSpanExporter
+from flext_otel.export.metricview import SharedMetricReader, metric_points
+from flext_otel.export.otlp import otlp_log_exporter, otlp_metric_exporter, otlp_span_exporter
+from flext_otel.export.prometheus import prometheus_available, prometheus_registry
+from flext_otel.export.push import MetricPush, prefers_delta
 from flext_otel.guardrails.facade import Guardrails, guardrails_for
 from flext_otel.pipeline.options import FlextOtelOptions
 from flext_otel.pipeline.processors import (
@@ -259,6 +254,7 @@ class FlextOtel:
         )
         self.resource = build_resource(options)
         self.prometheus_registry: Any = None
+        self.metric_reader: SharedMetricReader | None = None
         self._components: list[_Component] = []
         self._shutdown_lock = threading.Lock()
         self._report: ShutdownReport | None = None
@@ -358,26 +354,23 @@ class FlextOtel:
         )
 
     def _build_metrics(self) -> MeterProvider:
+        """One :class:`SharedMetricReader` aggregates every measurement once; the
+        store, ``/metrics`` and the push exporters read its snapshots. Measurement
+        attributes are scrubbed before the reader aggregates them."""
         opts = self.options
         cardinality = self.guardrails.cardinality
         limits = cardinality.cardinality_limits()
-        store_reader = InMemoryMetricReader(
+        reader = SharedMetricReader(
             preferred_aggregation=cardinality.counting_aggregation(), cardinality_limits=limits
         )
-        read_points = metric_points(store_reader)
-
-        def safe_points() -> list[Any]:
-            try:
-                return read_points()
-            except Exception:  # a shut-down reader reads as empty
-                return []
-
-        self.store.set_metric_source(safe_points)
-        readers: list[MetricReader] = [store_reader]
+        self.metric_reader = reader
+        self.store.set_metric_source(metric_points(reader))
         if "prometheus" in opts.metrics_exporter or prometheus_available():
-            reader, self.prometheus_registry = prometheus_reader(limits)
-            readers.append(reader)
+            self.prometheus_registry = prometheus_registry(reader)
+        readers: list[MetricReader] = [reader]
+        pushed: list[Any] = []
         for name in opts.metrics_exporter:
+            exporter: Any
             if name == "otlp":
                 from flext_otel.export.batch import CountingMetricExporter
 
@@ -385,13 +378,6 @@ class FlextOtel:
                 exporter = CountingMetricExporter(
                     otlp_metric_exporter(opts.otlp("metrics")), counters
                 )
-                periodic = PeriodicExportingMetricReader(
-                    exporter,
-                    export_interval_millis=opts.metric_export_interval_ms,
-                    export_timeout_millis=opts.metric_export_timeout_ms,
-                    cardinality_limits=limits,
-                )
-                readers.append(periodic)
                 self._components.append(
                     _Component(
                         "metrics:otlp",
@@ -402,26 +388,51 @@ class FlextOtel:
                     )
                 )
             elif name == "console":
+                exporter = ConsoleMetricExporter()
+            else:
+                continue
+            if prefers_delta(exporter):  # the one case with a second aggregation
                 readers.append(
                     PeriodicExportingMetricReader(
-                        ConsoleMetricExporter(),
+                        exporter,
                         export_interval_millis=opts.metric_export_interval_ms,
+                        export_timeout_millis=opts.metric_export_timeout_ms,
                         cardinality_limits=limits,
                     )
                 )
+            else:
+                pushed.append(exporter)
         provider = MeterProvider(
             metric_readers=readers,
             resource=self.resource,
             shutdown_on_exit=False,
             views=cardinality.views(),
         )
-        self._components.append(
-            _Component(
-                "metrics",
-                provider.force_flush,
-                provider.shutdown,
+        self.guardrails.hook_measurements(provider)
+        push = (
+            MetricPush(
+                reader,
+                pushed,
+                interval_ms=opts.metric_export_interval_ms,
+                timeout_ms=opts.metric_export_timeout_ms,
             )
+            if pushed
+            else None
         )
+        delta_readers = readers[1:]
+
+        def flush(timeout_millis: int) -> object:
+            ok = push.force_flush(timeout_millis) if push is not None else True
+            for extra in delta_readers:
+                ok = extra.force_flush(timeout_millis) and ok
+            return ok
+
+        def stop(timeout_millis: int) -> object:
+            ok = push.shutdown(timeout_millis) if push is not None else True
+            provider.shutdown(timeout_millis)
+            return ok
+
+        self._components.append(_Component("metrics", flush, stop))
         self._components.append(
             _Component(
                 "metrics:cardinality",

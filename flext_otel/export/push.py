@@ -1,0 +1,109 @@
+"""Push metric exporters (OTLP, console) fed from the pipeline's one shared reader.
+
+:class:`MetricPush` exports the :class:`~flext_otel.export.metricview.SharedMetricReader`
+snapshot every ``interval_ms`` on one daemon thread (started on creation, never at
+import), on :meth:`~MetricPush.force_flush`, and a last time on
+:meth:`~MetricPush.shutdown`. The exporters receive cumulative data, the
+temporality OTLP prefers by default; an exporter asking for delta gets its own
+SDK periodic reader instead (see ``pipeline.sdk``), the one case where a
+measurement is aggregated twice.
+
+Imports: ``export.metricview``; the OpenTelemetry SDK.
+
+Threading: the loop thread and callers of ``force_flush`` / ``shutdown`` export
+under one lock, so an exporter never sees two concurrent calls. Exporter
+failures never raise here (the exporters are wrapped by
+:class:`~flext_otel.export.batch.CountingMetricExporter`, which counts them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricExporter
+
+from flext_otel.export.metricview import SharedMetricReader
+
+_logger = logging.getLogger("flext_otel")
+
+__all__ = ["MetricPush", "prefers_delta"]
+
+
+def prefers_delta(exporter: MetricExporter) -> bool:
+    """True when ``exporter`` asks for delta temporality for some instrument class."""
+    preferred = getattr(exporter, "_preferred_temporality", None) or {}
+    return any(t is AggregationTemporality.DELTA for t in preferred.values())
+
+
+class MetricPush:
+    """Exports the shared reader's snapshots to push exporters on a schedule."""
+
+    def __init__(
+        self,
+        reader: SharedMetricReader,
+        exporters: Sequence[MetricExporter],
+        *,
+        interval_ms: float,
+        timeout_ms: float,
+    ) -> None:
+        self._reader = reader
+        self._exporters = tuple(exporters)
+        self._interval_s = max(float(interval_ms), 1.0) / 1000.0
+        self._timeout_ms = float(timeout_ms)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._stopped = False
+        self._thread = threading.Thread(
+            target=self._run, name="flext-otel-metric-push", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self._export(self._timeout_ms)
+
+    def _export(self, timeout_ms: float) -> bool:
+        with self._lock:
+            if self._stopped:
+                return True
+            data = self._reader.snapshot(timeout_ms)
+            if data is None:
+                return True
+            ok = True
+            for exporter in self._exporters:
+                try:
+                    result = exporter.export(data, timeout_millis=timeout_ms)
+                    ok = ok and getattr(result, "name", "") == "SUCCESS"
+                except Exception as exc:  # a bare exporter (console) may raise
+                    _logger.debug("metric export failed: %r", exc)
+                    ok = False
+            return ok
+
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
+        """Export the current snapshot now; False if an exporter failed."""
+        ok = self._export(min(self._timeout_ms, timeout_millis))
+        for exporter in self._exporters:
+            try:
+                ok = exporter.force_flush(timeout_millis=timeout_millis) is not False and ok
+            except Exception:
+                ok = False
+        return ok
+
+    def shutdown(self, timeout_millis: float = 30_000) -> bool:
+        """Export a last time, stop the loop and shut the exporters down (idempotent)."""
+        if self._stop.is_set():
+            return True
+        self._stop.set()
+        ok = self._export(min(self._timeout_ms, timeout_millis))
+        with self._lock:
+            self._stopped = True
+        for exporter in self._exporters:
+            try:
+                exporter.shutdown(timeout_millis=timeout_millis)
+            except Exception as exc:
+                _logger.debug("metric exporter shutdown failed: %r", exc)
+                ok = False
+        self._thread.join(timeout=max(timeout_millis, 0) / 1000.0)
+        return ok
