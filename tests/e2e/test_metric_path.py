@@ -56,9 +56,9 @@ def sample(body: str, name: str, **labels: str) -> list[float]:
     """Every value of series ``name`` whose labels include ``labels``."""
     found = []
     for line in body.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            if all(f'{k}="{v}"' in line for k, v in labels.items()):
-                found.append(float(line.rsplit(" ", 1)[1]))
+        named = line.startswith(name + "{") or line.startswith(name + " ")
+        if named and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            found.append(float(line.rsplit(" ", 1)[1]))
     return found
 
 
