@@ -61,6 +61,8 @@ CASES: dict[str, Case] = {
     "export": _subprocess("export"),
     "peers": _subprocess("peers"),
     "memory": _in_process("memory", "memory"),
+    "metrics": _in_process("bench_metrics", "metric_path"),
+    "metrics-peers": _subprocess("metrics-peers"),
 }
 
 #: What a ``--child`` interpreter can run.
@@ -70,6 +72,7 @@ TASKS: dict[str, Case] = {
     "memory-rss": _in_process("memory", "rss_child"),
     "memory-store": _in_process("memory", "store_bytes_child"),
     "memory-inmemory": _in_process("memory", "in_memory_bytes_child"),
+    "metrics-peers": _in_process("bench_metrics", "metric_peers"),
 }
 
 

@@ -290,15 +290,23 @@ class Guardrails:
         (:meth:`Scrubber.clean_check`). False when scrubbing is off or the SDK
         offers no hook.
         """
-        if self.scrubber is None:
+        scrubber = self.scrubber
+        if scrubber is None:
             return False
-        scrub = self.scrub_attributes
+        check = scrubber.clean_check
+        counters = self.counters
+
+        def is_clean(attributes: Mapping[str, Any]) -> bool:
+            return check(attributes) is not None
 
         def transform(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
-            clean, _keys = scrub(attributes)
-            return attributes if clean is None else clean
+            clean, keys = scrubber.scrub_attributes(attributes)
+            if clean is not attributes and keys:  # already-redacted values are not counted again
+                counters.add("scrubbed_items")
+                counters.add("scrubbed_values", len(keys))
+            return clean
 
-        return install_measurement_hook(provider, transform)
+        return install_measurement_hook(provider, transform, is_clean)
 
     def scrub_text(self, text: str) -> str:
         """Free text with secret-looking parts replaced (the same object when clean)."""

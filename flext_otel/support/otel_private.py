@@ -138,16 +138,24 @@ def _transformed(measurement: Any, transform: MeasurementTransform) -> Any:
 class _HookedConsumer:
     """Wraps the SDK's measurement consumer: every measurement's attributes pass
     ``transform`` before any reader aggregates them (synchronous instruments here,
-    observable callbacks through :class:`_HookedObservable`)."""
+    observable callbacks through :class:`_HookedObservable`). ``is_clean`` is the
+    cheap check run first; ``transform`` runs only when it says False."""
 
-    __slots__ = ("inner", "transform")
+    __slots__ = ("_consume", "inner", "is_clean", "transform")
 
-    def __init__(self, inner: Any, transform: MeasurementTransform) -> None:
+    def __init__(
+        self, inner: Any, transform: MeasurementTransform, is_clean: Callable[[Any], bool]
+    ) -> None:
         self.inner = inner
         self.transform = transform
+        self.is_clean = is_clean
+        self._consume = inner.consume_measurement
 
     def consume_measurement(self, measurement: Any) -> None:
-        self.inner.consume_measurement(_transformed(measurement, self.transform))
+        attributes = measurement.attributes
+        if attributes and not self.is_clean(attributes):
+            measurement = _transformed(measurement, self.transform)
+        self._consume(measurement)
 
     def register_asynchronous_instrument(self, instrument: Any) -> None:
         self.inner.register_asynchronous_instrument(_HookedObservable(instrument, self.transform))
@@ -173,8 +181,11 @@ class _HookedObservable:
         return getattr(self._inner, name)
 
 
-def install_measurement_hook(provider: Any, transform: MeasurementTransform) -> bool:
-    """Make every measurement of ``provider`` pass ``transform`` before aggregation.
+def install_measurement_hook(
+    provider: Any, transform: MeasurementTransform, is_clean: Callable[[Any], bool]
+) -> bool:
+    """Make every measurement of ``provider`` pass ``transform`` before aggregation
+    (synchronous measurements only when ``is_clean(attributes)`` is False).
 
     Call it right after building the ``MeterProvider`` (meters take the consumer
     when they are created). Returns False when the SDK has no consumer to wrap.
@@ -184,7 +195,7 @@ def install_measurement_hook(provider: Any, transform: MeasurementTransform) -> 
     inner = getattr(provider, "_measurement_consumer", None)
     if inner is None or not hasattr(inner, "consume_measurement"):
         return False
-    provider._measurement_consumer = _HookedConsumer(inner, transform)
+    provider._measurement_consumer = _HookedConsumer(inner, transform, is_clean)
     return True
 
 

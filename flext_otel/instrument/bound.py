@@ -1,0 +1,118 @@
+"""Pre-bound measurements: record into the SDK's own aggregation for a fixed attribute set.
+
+A call through an SDK instrument builds a ``Measurement`` (re-validating its
+attributes), runs the exemplar filter, looks up the reader storage and the view,
+and hashes the attribute set, before the aggregation adds the value. For an
+attribute set that repeats (the decorator's ``function``/``outcome``, a
+``flext_otel.metric()`` tag set), all of that gives the same answer every time:
+a :class:`BoundSum` or :class:`BoundHistogram` keeps the aggregation object the
+SDK created for the set and adds to it directly. The numbers exported are the
+SDK's own (same aggregation object, same instrument, units, attributes and
+bucket boundaries).
+
+A set is bound only after it was recorded once through the public instrument
+(so the SDK created, scrubbed and cardinality-checked it) and only on the
+pipeline's one cumulative reader; anything unusual leaves the caller on the
+public path (see :func:`flext_otel.support.otel_private.bound_aggregation`).
+
+Exemplars: a bound sum offers none; a bound histogram offers a measurement
+taken inside a sampled span to the SDK's bucket reservoir at most once per
+bucket per :data:`EXEMPLAR_INTERVAL_NS`, so each bucket keeps a fresh link to a
+trace while the common call pays one comparison.
+
+Imports: ``support``; the OpenTelemetry API.
+
+Threading: the SDK aggregation takes its own lock; the exemplar schedule is
+racy by design (two threads may both offer one).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Mapping
+from time import time_ns
+from typing import Any
+
+from flext_otel.support.otel_private import LightMeasurement, bound_aggregation
+
+__all__ = ["EXEMPLAR_INTERVAL_NS", "BoundHistogram", "BoundSum", "bind_histogram", "bind_sum"]
+
+EXEMPLAR_INTERVAL_NS = 1_000_000_000
+"""A bound histogram offers at most one exemplar per bucket per this many ns."""
+
+
+class BoundSum:
+    """Adds to the SDK aggregation of one counter (or up-down counter) attribute set."""
+
+    __slots__ = ("_aggregate", "_instrument", "attributes")
+
+    def __init__(self, aggregation: Any, instrument: Any, attributes: Mapping[str, Any]) -> None:
+        self._aggregate = aggregation.aggregate
+        self._instrument = instrument
+        self.attributes = attributes
+
+    def add(self, amount: float) -> None:
+        """Add ``amount`` (already validated by the caller)."""
+        self._aggregate(LightMeasurement(amount, 0, self._instrument, None, self.attributes), False)
+
+
+class BoundHistogram:
+    """Records into the SDK aggregation of one histogram attribute set."""
+
+    __slots__ = ("_aggregate", "_bounds", "_instrument", "_next_offer", "attributes")
+
+    def __init__(
+        self,
+        aggregation: Any,
+        instrument: Any,
+        attributes: Mapping[str, Any],
+        boundaries: tuple[float, ...],
+    ) -> None:
+        self._aggregate = aggregation.aggregate
+        self._instrument = instrument
+        self.attributes = attributes
+        self._bounds = boundaries
+        self._next_offer = [0] * (len(boundaries) + 1)
+
+    def record(self, value: float, now_ns: int, context: Any, span: Any) -> None:
+        """Record ``value``. ``now_ns`` (any monotonic clock) schedules exemplar offers;
+        one is offered when ``span`` (the span in ``context``) is sampled."""
+        index = bisect_left(self._bounds, value)
+        if now_ns >= self._next_offer[index] and span.get_span_context().trace_flags.sampled:
+            self._next_offer[index] = now_ns + EXEMPLAR_INTERVAL_NS
+            measurement = LightMeasurement(
+                value, time_ns(), self._instrument, context, self.attributes
+            )
+            self._aggregate(measurement, True)
+            return
+        self._aggregate(LightMeasurement(value, 0, self._instrument, None, self.attributes), False)
+
+
+def _boundaries(aggregation: Any) -> tuple[float, ...] | None:
+    bounds = getattr(aggregation, "_boundaries", None)
+    return tuple(bounds) if isinstance(bounds, tuple) else None
+
+
+def bind_sum(instrument: Any, reader: Any, attributes: Mapping[str, Any]) -> BoundSum | None:
+    """A :class:`BoundSum` for ``attributes`` (recorded once already), or None."""
+    if reader is None:
+        return None
+    aggregation = bound_aggregation(instrument, reader, attributes)
+    if aggregation is None or type(aggregation).__name__ != "_SumAggregation":
+        return None
+    return BoundSum(aggregation, instrument, attributes)
+
+
+def bind_histogram(
+    instrument: Any, reader: Any, attributes: Mapping[str, Any]
+) -> BoundHistogram | None:
+    """A :class:`BoundHistogram` for ``attributes`` (recorded once already), or None."""
+    if reader is None:
+        return None
+    aggregation = bound_aggregation(instrument, reader, attributes)
+    if aggregation is None:
+        return None
+    bounds = _boundaries(aggregation)
+    if bounds is None or type(aggregation).__name__ != "_ExplicitBucketHistogramAggregation":
+        return None
+    return BoundHistogram(aggregation, instrument, attributes, bounds)
