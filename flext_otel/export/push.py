@@ -4,9 +4,9 @@
 snapshot every ``interval_ms`` on one daemon thread (started on creation, never at
 import), on :meth:`~MetricPush.force_flush`, and a last time on
 :meth:`~MetricPush.shutdown`. The exporters receive cumulative data, the
-temporality OTLP prefers by default; an exporter asking for delta gets its own
-SDK periodic reader instead (see ``pipeline.sdk``), the one case where a
-measurement is aggregated twice.
+temporality OTLP prefers by default; an exporter asking for delta temporality
+or exponential histograms gets its own SDK periodic reader instead (see
+``pipeline.sdk``), the one case where a measurement is aggregated twice.
 
 Imports: ``export.metricview``; the OpenTelemetry SDK.
 
@@ -23,18 +23,23 @@ import threading
 from collections.abc import Sequence
 
 from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricExporter
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 
 from flext_otel.export.metricview import SharedMetricReader
 
 _logger = logging.getLogger("flext_otel")
 
-__all__ = ["MetricPush", "prefers_delta"]
+__all__ = ["MetricPush", "needs_own_reader"]
 
 
-def prefers_delta(exporter: MetricExporter) -> bool:
-    """True when ``exporter`` asks for delta temporality for some instrument class."""
-    preferred = getattr(exporter, "_preferred_temporality", None) or {}
-    return any(t is AggregationTemporality.DELTA for t in preferred.values())
+def needs_own_reader(exporter: MetricExporter) -> bool:
+    """True when ``exporter`` asks for what the shared reader does not give: delta
+    temporality, or exponential histograms, for some instrument class."""
+    temporality = getattr(exporter, "_preferred_temporality", None) or {}
+    aggregation = getattr(exporter, "_preferred_aggregation", None) or {}
+    return any(t is AggregationTemporality.DELTA for t in temporality.values()) or any(
+        isinstance(a, ExponentialBucketHistogramAggregation) for a in aggregation.values()
+    )
 
 
 class MetricPush:

@@ -43,7 +43,7 @@ from flext_otel.export.console import ConsoleTreeSpanExporter
 from flext_otel.export.metricview import SharedMetricReader, metric_points
 from flext_otel.export.otlp import otlp_log_exporter, otlp_metric_exporter, otlp_span_exporter
 from flext_otel.export.prometheus import prometheus_available, prometheus_registry
-from flext_otel.export.push import MetricPush, prefers_delta
+from flext_otel.export.push import MetricPush, needs_own_reader
 from flext_otel.guardrails.facade import Guardrails, guardrails_for
 from flext_otel.pipeline.options import FlextOtelOptions
 from flext_otel.pipeline.processors import (
@@ -391,7 +391,7 @@ class FlextOtel:
                 exporter = ConsoleMetricExporter()
             else:
                 continue
-            if prefers_delta(exporter):  # the one case with a second aggregation
+            if needs_own_reader(exporter):  # the one case with a second aggregation
                 readers.append(
                     PeriodicExportingMetricReader(
                         exporter,
