@@ -18,9 +18,10 @@ from flext_otel.export.options import OtlpOptions
 from flext_otel.support.errors import ConfigError
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk._logs.export import LogRecordExporter
     from opentelemetry.sdk.metrics.export import MetricExporter
     from opentelemetry.sdk.trace.export import SpanExporter
+
+    from flext_otel.support.otel_private import LogRecordExporter
 
 
 _OTLP_HINT = "pip install 'flext-otel[otlp]'"

@@ -78,17 +78,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Status
 
 from flext_otel.guardrails.options import REDACTED, ScrubbingOptions
 from flext_otel.guardrails.transform import SpanTransform
+from flext_otel.support.otel_private import LogRecordProcessor
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk._logs import ReadWriteLogRecord
     from opentelemetry.util.types import Attributes
+
+    from flext_otel.support.otel_private import ReadWriteLogRecord
 
 _logger = logging.getLogger("flext_otel")
 

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as trace_api
-from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import (
     NonRecordingSpan,
@@ -49,6 +48,7 @@ from flext_otel.domain.result import FlextResult, record_failed, wrong_type
 from flext_otel.instrument.bound import BoundSum, bind_sum
 from flext_otel.pipeline.correlation import with_correlation
 from flext_otel.pipeline.health import HealthAdapter
+from flext_otel.support.otel_private import Logger, SeverityNumber
 from flext_otel.support.times import datetime_from_ns, datetime_to_ns
 
 if TYPE_CHECKING:

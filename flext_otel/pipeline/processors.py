@@ -16,7 +16,6 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.trace import SpanProcessor
 
 from flext_otel.guardrails.transform import LogTransform, SpanTransform
@@ -25,11 +24,13 @@ from flext_otel.store.telemetry import TelemetryStore, log_view_from, span_recor
 from flext_otel.support.counters import PipelineCounters, PipelineStats
 from flext_otel.support.keys import CORRELATION_ATTRIBUTE
 from flext_otel.support.logonce import _OnceLogger
+from flext_otel.support.otel_private import LogRecordProcessor
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
-    from opentelemetry.sdk._logs import ReadWriteLogRecord
     from opentelemetry.sdk.trace import ReadableSpan, Span
+
+    from flext_otel.support.otel_private import ReadWriteLogRecord
 
 _logger = logging.getLogger("flext_otel")
 

@@ -22,12 +22,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from opentelemetry import _logs as logs_api
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
-from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
@@ -55,6 +52,13 @@ from flext_otel.pipeline.processors import (
 )
 from flext_otel.store.telemetry import TelemetryStore
 from flext_otel.support.counters import DROP_REASONS, PipelineCounters, PipelineStats
+from flext_otel.support.otel_private import (
+    ConsoleLogRecordExporter,
+    LoggerProvider,
+    LogRecordLimits,
+    SimpleLogRecordProcessor,
+    logs_api,
+)
 
 _logger = logging.getLogger("flext_otel")
 

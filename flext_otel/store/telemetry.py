@@ -25,10 +25,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 from flext_otel.support.keys import CORRELATION_ATTRIBUTE
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk._logs import ReadableLogRecord, ReadWriteLogRecord
     from opentelemetry.sdk.trace import ReadableSpan
 
     from flext_otel.domain.entities import FlextAlert, FlextHealthCheck
+    from flext_otel.support.otel_private import ReadableLogRecord, ReadWriteLogRecord
 
 T = TypeVar("T")
 

@@ -20,6 +20,31 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+# Waits for: a stable logs API (``opentelemetry.logs``); ``opentelemetry._logs`` is the
+# logs signal's only home while the logs API is in development.
+from opentelemetry import _logs as logs_api
+from opentelemetry._logs import Logger, LogRecord, SeverityNumber, get_logger_provider
+from opentelemetry._logs import LoggerProvider as ApiLoggerProvider
+
+# Waits for: a public "suppress instrumentation" flag in ``opentelemetry.context``; the
+# SDK's exporters set this key while they run, and flext's do the same.
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as SUPPRESS_INSTRUMENTATION_KEY
+
+# Waits for: a stable logs SDK (``opentelemetry.sdk.logs``).
+from opentelemetry.sdk._logs import (
+    LoggerProvider,
+    LogRecordLimits,
+    LogRecordProcessor,
+    ReadableLogRecord,
+    ReadWriteLogRecord,
+)
+from opentelemetry.sdk._logs.export import (
+    ConsoleLogRecordExporter,
+    LogRecordExporter,
+    LogRecordExportResult,
+    SimpleLogRecordProcessor,
+)
+
 # Waits for: a public class for the synchronous gauge (the SDK exports ``_Gauge``;
 # ``opentelemetry.sdk.metrics.Gauge`` is its abstract base, never instantiated).
 from opentelemetry.sdk.metrics import _Gauge as SdkGauge
@@ -32,12 +57,28 @@ from opentelemetry.sdk.metrics.view import DefaultAggregation
 _logger = logging.getLogger("flext_otel")
 
 __all__ = [
+    "SUPPRESS_INSTRUMENTATION_KEY",
+    "ApiLoggerProvider",
+    "ConsoleLogRecordExporter",
     "LightMeasurement",
+    "LogRecord",
+    "LogRecordExportResult",
+    "LogRecordExporter",
+    "LogRecordLimits",
+    "LogRecordProcessor",
+    "Logger",
+    "LoggerProvider",
     "Measurement",
+    "ReadWriteLogRecord",
+    "ReadableLogRecord",
     "SdkGauge",
+    "SeverityNumber",
+    "SimpleLogRecordProcessor",
     "bound_aggregation",
     "create_default_aggregation",
+    "get_logger_provider",
     "install_measurement_hook",
+    "logs_api",
     "prometheus_translator",
 ]
 
