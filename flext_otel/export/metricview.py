@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
+import weakref
 from bisect import bisect_left
 from collections.abc import Callable
 from types import MappingProxyType
@@ -68,6 +70,9 @@ class SharedMetricReader(MetricReader):
         self._stopped = False
         self._exemplars: dict[Any, Any] = {}
         self.failures = 0
+        if hasattr(os, "register_at_fork"):  # a lock held by another thread at fork
+            ref = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _relock(ref))
 
     @property
     def temporality(self) -> AggregationTemporality:
@@ -102,6 +107,12 @@ class SharedMetricReader(MetricReader):
         self.snapshot(timeout_millis)
         with self._lock:
             self._stopped = True
+
+
+def _relock(ref: weakref.ref[SharedMetricReader]) -> None:
+    reader = ref()
+    if reader is not None:
+        reader._lock = threading.Lock()
 
 
 # -- exemplars across collections ------------------------------------------------

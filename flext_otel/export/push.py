@@ -10,8 +10,9 @@ or exponential histograms gets its own SDK periodic reader instead (see
 
 Imports: ``export.metricview``; the OpenTelemetry SDK.
 
-Threading: the loop thread and callers of ``force_flush`` / ``shutdown`` export
-under one lock, so an exporter never sees two concurrent calls. Exporter
+Threading: the loop thread (restarted in a forked child) and callers of
+``force_flush`` / ``shutdown`` export under one lock, so an exporter never sees
+two concurrent calls. Exporter
 failures never raise here (the exporters are wrapped by
 :class:`~flext_otel.export.batch.CountingMetricExporter`, which counts them).
 """
@@ -19,8 +20,11 @@ failures never raise here (the exporters are wrapped by
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from collections.abc import Sequence
+from typing import Any
 
 from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricExporter
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
@@ -30,6 +34,12 @@ from flext_otel.export.metricview import SharedMetricReader
 _logger = logging.getLogger("flext_otel")
 
 __all__ = ["MetricPush", "needs_own_reader"]
+
+
+def _call(method: weakref.WeakMethod[Any]) -> None:
+    bound = method()
+    if bound is not None:
+        bound()
 
 
 def needs_own_reader(exporter: MetricExporter) -> bool:
@@ -60,10 +70,20 @@ class MetricPush:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._stopped = False
-        self._thread = threading.Thread(
-            target=self._run, name="flext-otel-metric-push", daemon=True
-        )
-        self._thread.start()
+        self._thread = self._start()
+        if hasattr(os, "register_at_fork"):  # threads do not survive fork: restart in the child
+            after_fork = weakref.WeakMethod(self._after_fork)
+            os.register_at_fork(after_in_child=lambda: _call(after_fork))
+
+    def _start(self) -> threading.Thread:
+        thread = threading.Thread(target=self._run, name="flext-otel-metric-push", daemon=True)
+        thread.start()
+        return thread
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        if not self._stop.is_set():
+            self._thread = self._start()
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):

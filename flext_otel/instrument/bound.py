@@ -33,7 +33,11 @@ from collections.abc import Mapping
 from time import time_ns
 from typing import Any
 
-from flext_otel.support.otel_private import LightMeasurement, bound_aggregation
+from flext_otel.support.otel_private import (
+    LightMeasurement,
+    bound_aggregation,
+    histogram_boundaries,
+)
 
 __all__ = ["EXEMPLAR_INTERVAL_NS", "BoundHistogram", "BoundSum", "bind_histogram", "bind_sum"]
 
@@ -88,19 +92,12 @@ class BoundHistogram:
         self._aggregate(LightMeasurement(value, 0, self._instrument, None, self.attributes), False)
 
 
-def _boundaries(aggregation: Any) -> tuple[float, ...] | None:
-    bounds = getattr(aggregation, "_boundaries", None)
-    return tuple(bounds) if isinstance(bounds, tuple) else None
-
-
 def bind_sum(instrument: Any, reader: Any, attributes: Mapping[str, Any]) -> BoundSum | None:
     """A :class:`BoundSum` for ``attributes`` (recorded once already), or None."""
     if reader is None:
         return None
-    aggregation = bound_aggregation(instrument, reader, attributes)
-    if aggregation is None or type(aggregation).__name__ != "_SumAggregation":
-        return None
-    return BoundSum(aggregation, instrument, attributes)
+    aggregation = bound_aggregation(instrument, reader, attributes, "sum")
+    return None if aggregation is None else BoundSum(aggregation, instrument, attributes)
 
 
 def bind_histogram(
@@ -109,10 +106,8 @@ def bind_histogram(
     """A :class:`BoundHistogram` for ``attributes`` (recorded once already), or None."""
     if reader is None:
         return None
-    aggregation = bound_aggregation(instrument, reader, attributes)
-    if aggregation is None:
-        return None
-    bounds = _boundaries(aggregation)
-    if bounds is None or type(aggregation).__name__ != "_ExplicitBucketHistogramAggregation":
+    aggregation = bound_aggregation(instrument, reader, attributes, "histogram")
+    bounds = None if aggregation is None else histogram_boundaries(aggregation)
+    if bounds is None:
         return None
     return BoundHistogram(aggregation, instrument, attributes, bounds)

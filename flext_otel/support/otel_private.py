@@ -77,6 +77,7 @@ __all__ = [
     "bound_aggregation",
     "create_default_aggregation",
     "get_logger_provider",
+    "histogram_boundaries",
     "install_measurement_hook",
     "logs_api",
     "prometheus_translator",
@@ -127,8 +128,13 @@ def _hash_attributes(attributes: Mapping[str, Any]) -> Any:
     return sdk_hash(dict(attributes))
 
 
-def bound_aggregation(instrument: Any, reader: Any, attributes: Mapping[str, Any]) -> Any:
+def bound_aggregation(
+    instrument: Any, reader: Any, attributes: Mapping[str, Any], kind: str
+) -> Any:
     """The aggregation ``reader`` keeps for ``attributes`` of ``instrument``, or None.
+
+    ``kind`` is ``"sum"`` or ``"histogram"`` (explicit buckets): an aggregation of
+    another class (a view changed it, the overflow counter wraps it) is not bound.
 
     Only a cumulative stream with exactly one view whose aggregation already
     exists (the attribute set was recorded once through the public API, and was
@@ -145,9 +151,29 @@ def bound_aggregation(instrument: Any, reader: Any, attributes: Mapping[str, Any
         match = matches[0]
         if match._reset_on_collect or match._view._attribute_keys is not None:
             return None
-        return match._attributes_aggregation.get(_hash_attributes(attributes))
+        aggregation = match._attributes_aggregation.get(_hash_attributes(attributes))
     except Exception:  # another SDK layout: stay on the public path
         return None
+    return aggregation if isinstance(aggregation, _aggregation_classes()[kind]) else None
+
+
+def histogram_boundaries(aggregation: Any) -> tuple[float, ...] | None:
+    """The bucket boundaries of an explicit-bucket histogram aggregation, or None.
+
+    Waits for: bound instruments (the boundaries live on the private aggregation).
+    """
+    bounds = getattr(aggregation, "_boundaries", None)
+    return tuple(bounds) if isinstance(bounds, tuple) else None
+
+
+def _aggregation_classes() -> dict[str, type]:
+    # Waits for: bound instruments (the SDK's aggregation classes are private).
+    from opentelemetry.sdk.metrics._internal.aggregation import (
+        _ExplicitBucketHistogramAggregation,
+        _SumAggregation,
+    )
+
+    return {"sum": _SumAggregation, "histogram": _ExplicitBucketHistogramAggregation}
 
 
 # -- measurement hook ------------------------------------------------------------

@@ -107,6 +107,26 @@ def test_a_new_pipeline_serves_only_its_own_series(promtool: str) -> None:
     assert promtool_problems(promtool, old_body) == ""
 
 
+def test_an_unpinned_server_stays_valid_across_reconfiguration(promtool: str) -> None:
+    """A server following the current pipeline serves one valid family per scrape as
+    pipelines switch, flush and shut down underneath it."""
+    with serve_http(port=0) as server:
+        with capture() as first:
+            first.otel.meter_provider.get_meter("e2e.switch").create_counter("switches").add(1)
+            first.otel.force_flush()
+            before = scrape(server.url)
+        with capture() as second:
+            counter = second.otel.meter_provider.get_meter("e2e.switch").create_counter("switches")
+            counter.add(2)
+            second.otel.force_flush()
+            counter.add(3)
+            after = scrape(server.url)
+    assert sample(before, "switches_total") == [1.0]
+    assert sample(after, "switches_total") == [5.0]
+    assert after.count("# TYPE switches_total") == 1
+    assert promtool_problems(promtool, before) == promtool_problems(promtool, after) == ""
+
+
 def test_histogram_buckets_carry_their_trace_exemplar_in_openmetrics() -> None:
     """A histogram recorded inside a span links its bucket to that trace (OpenMetrics)."""
     with capture() as cap, serve_http(cap.otel, port=0) as server:
