@@ -4,8 +4,10 @@ are scrubbed before the store, /metrics and OTLP see them."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -243,3 +245,29 @@ def test_spans_around_measurements_are_untouched_by_the_hook() -> None:
         (point,) = cap.otel.store.metrics("clean")
     assert dict(point.attributes) == {"region": "eu", "user.id": 42}
     assert re.fullmatch(r"\d+", str(point.value))
+
+
+REPRODUCTION = """
+import flext_otel
+from opentelemetry import metrics
+
+otel = flext_otel.configure(service_name="repro")
+metrics.get_meter("x").create_counter("logins").add(1, {"api_key": "sk-live-SECRETSECRET"})
+print([sorted(dict(p.attributes).items()) for p in otel.store.metrics("logins")])
+otel.shutdown()
+"""
+
+
+def test_the_issue_reproduction_through_the_otel_globals_is_scrubbed() -> None:
+    """configure() + metrics.get_meter() (the OTel global proxy) keeps no secret."""
+    done = subprocess.run(
+        [sys.executable, "-c", REPRODUCTION],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "OTEL_METRICS_EXPORTER": "none", "OTEL_TRACES_EXPORTER": "none"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "[('api_key', '[REDACTED]')]" in done.stdout
+    assert SECRET not in done.stdout
