@@ -48,16 +48,21 @@ EXEMPLAR_INTERVAL_NS = 1_000_000_000
 class BoundSum:
     """Adds to the SDK aggregation of one counter (or up-down counter) attribute set."""
 
-    __slots__ = ("_aggregate", "_instrument", "attributes")
+    __slots__ = ("_aggregate", "_instrument", "_one", "attributes")
 
     def __init__(self, aggregation: Any, instrument: Any, attributes: Mapping[str, Any]) -> None:
         self._aggregate = aggregation.aggregate
         self._instrument = instrument
         self.attributes = attributes
+        self._one = LightMeasurement(1, 0, instrument, None, attributes)  # read, never changed
 
     def add(self, amount: float) -> None:
         """Add ``amount`` (already validated by the caller)."""
         self._aggregate(LightMeasurement(amount, 0, self._instrument, None, self.attributes), False)
+
+    def add_one(self) -> None:
+        """Add 1 (a call count)."""
+        self._aggregate(self._one, False)
 
 
 class BoundHistogram:

@@ -264,7 +264,7 @@ class _Cells:
     def record(self, elapsed_ns: int, now_ns: int, context: Context, started: Span) -> None:
         """One call: its duration and one more call (only when ``ready``)."""
         self.duration.record(elapsed_ns / 1e9, now_ns, context, started)  # type: ignore[union-attr]
-        self.calls.add(1)  # type: ignore[union-attr]
+        self.calls.add_one()  # type: ignore[union-attr]
 
 
 def arg_recorder(func: Callable[..., Any], names: tuple[str, ...]) -> _ArgRecorder:

@@ -125,7 +125,8 @@ def _wrap_sync(func: Callable[..., Any], plan: Plan) -> Callable[..., Any]:
             if metrics:
                 cells = plan.success_cells
                 if cells is not None and cells.ready and cells.generation == pipeline.generation:
-                    cells.record(end - start, end, context, started)
+                    cells.duration.record((end - start) / 1e9, end, context, started)  # type: ignore[union-attr]
+                    cells.calls.add_one()  # type: ignore[union-attr]
                 else:
                     plan.record_metrics(pipeline, end - start, context, started, False)
         except Exception as exc:
