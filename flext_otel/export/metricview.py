@@ -14,8 +14,8 @@ bucket (and of each other point) across collections, so every output sees it.
 Imports: ``store`` (metric points), ``support``; the OpenTelemetry SDK.
 
 Threading: :meth:`SharedMetricReader.snapshot` may be called from any thread;
-collections are serialised by one lock. A failing collection is counted and
-logged once, and the previous snapshot is served.
+collections are serialised by one lock. A failing collection is counted (and
+handed to ``on_failure``, else logged once), and the previous snapshot is served.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class SharedMetricReader(MetricReader):
         *,
         preferred_aggregation: dict[type, Any] | None = None,
         cardinality_limits: dict[type, int] | None = None,
+        on_failure: Callable[[BaseException], object] | None = None,
     ) -> None:
         super().__init__(
             preferred_aggregation=preferred_aggregation, cardinality_limits=cardinality_limits
@@ -70,6 +71,7 @@ class SharedMetricReader(MetricReader):
         self._stopped = False
         self._exemplars: dict[Any, Any] = {}
         self.failures = 0
+        self._on_failure = on_failure  # e.g. the pipeline's failure counter ("metrics:store")
         if hasattr(os, "register_at_fork"):  # a lock held by another thread at fork
             ref = weakref.ref(self)
             os.register_at_fork(after_in_child=lambda: _relock(ref))
@@ -92,9 +94,18 @@ class SharedMetricReader(MetricReader):
                     self.collect(timeout_millis=timeout_millis)
                 except Exception as exc:  # serve the previous snapshot; count the failure
                     self.failures += 1
-                    if self.failures == 1:
-                        _logger.warning("metric collection failed (last snapshot kept): %r", exc)
+                    self._report(exc)
             return self._latest
+
+    def _report(self, exc: BaseException) -> None:
+        if self._on_failure is not None:
+            try:
+                self._on_failure(exc)
+                return
+            except Exception:  # the reporter failed: fall back to logging once
+                pass
+        if self.failures == 1:
+            _logger.warning("metric collection failed (last snapshot kept): %r", exc)
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         """Nothing is buffered: snapshots are taken when read."""

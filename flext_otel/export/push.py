@@ -10,7 +10,7 @@ or exponential histograms gets its own SDK periodic reader instead (see
 
 Imports: ``export.metricview``; the OpenTelemetry SDK.
 
-Threading: the loop thread (restarted in a forked child) and callers of
+Threading: the loop thread (not carried into a forked child) and callers of
 ``force_flush`` / ``shutdown`` export under one lock, so an exporter never sees
 two concurrent calls. Exporter
 failures never raise here (the exporters are wrapped by
@@ -71,7 +71,7 @@ class MetricPush:
         self._stop = threading.Event()
         self._stopped = False
         self._thread = self._start()
-        if hasattr(os, "register_at_fork"):  # threads do not survive fork: restart in the child
+        if hasattr(os, "register_at_fork"):
             after_fork = weakref.WeakMethod(self._after_fork)
             os.register_at_fork(after_in_child=lambda: _call(after_fork))
 
@@ -81,9 +81,12 @@ class MetricPush:
         return thread
 
     def _after_fork(self) -> None:
+        """In a forked child this loop is the parent's: it stays stopped (the child's
+        pipeline is reassembled with its own identity and threads) and exports
+        nothing, so the parent's counters are never sent twice."""
         self._lock = threading.Lock()
-        if not self._stop.is_set():
-            self._thread = self._start()
+        self._stop.set()
+        self._stopped = True
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):

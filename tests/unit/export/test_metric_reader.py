@@ -3,6 +3,7 @@ last snapshot, exemplars survive several readers, push exporters get cumulative 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -160,3 +161,20 @@ def test_only_delta_or_exponential_exporters_need_their_own_reader() -> None:
         preferred_aggregation={Histogram: ExponentialBucketHistogramAggregation()}
     )
     assert needs_own_reader(exponential)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_pushes_the_parents_metrics(otel: FlextOtel) -> None:
+    """After fork the parent's push loop is stopped in the child and exports nothing."""
+    exporter = _Recording()
+    push = MetricPush(reader_of(otel), [exporter], interval_ms=600_000, timeout_ms=5_000)
+    otel.meter_provider.get_meter("t").create_counter("forked").add(1)
+    pid = os.fork()
+    if pid == 0:  # the child: flushing must not export
+        code = 0 if push.force_flush() and not exporter.batches else 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert push.force_flush()
+    assert len(exporter.batches) == 1
+    push.shutdown()
