@@ -19,9 +19,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 import flext_otel
 from flext_otel.export.metricview import points_of
-from flext_otel.instrument.decorators import CALLS_METRIC, DURATION_BUCKETS, DURATION_METRIC
+from flext_otel.instrument import wrappers
+from flext_otel.instrument.decorators import (
+    CALLS_METRIC,
+    DURATION_BUCKETS,
+    DURATION_METRIC,
+    SCOPE_NAME,
+)
 from flext_otel.pipeline.options import resolve_options
-from flext_otel.pipeline.sdk import FlextOtel
+from flext_otel.pipeline.sdk import PACKAGE_VERSION, FlextOtel
 from flext_otel.pipeline.state import use
 
 pytestmark = pytest.mark.e2e
@@ -166,6 +172,56 @@ def test_decorator_metrics_match_a_hand_written_sdk_pair() -> None:
     )
     assert sum(c for _, c in duration_ok.buckets) == 24
     assert dict(duration_ok.attributes) == {"function": function, "outcome": "success"}
+
+
+def test_decorator_metrics_equal_the_sdk_for_the_same_durations(
+    pipelines: tuple[FlextOtel, MeterProvider, InMemoryMetricReader, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a scripted clock, the decorator's bound path exports exactly what the SDK's
+    histogram and counter export for the same durations (store and /metrics)."""
+    otel, plain, memory, registry = pipelines
+    deltas = [50_000, 300_000, 2_000_000, 700_000_000, 20_000_000_000]  # ns, every bucket range
+    times: list[int] = []
+    now = 1_000
+    for i in range(40):
+        times += [now, now + deltas[i % 5]]
+        now += deltas[i % 5] + 1
+    clock = iter(times)
+    monkeypatch.setattr(wrappers, "perf_counter_ns", lambda: next(clock))
+
+    @flext_otel.flext_monitor_function
+    def scripted(fail: bool) -> None:
+        if fail:
+            raise ValueError("no")
+
+    with use(otel):
+        for i in range(40):
+            with contextlib.suppress(ValueError):
+                scripted(i % 4 == 0)
+    meter = plain.get_meter(SCOPE_NAME, PACKAGE_VERSION)
+    duration = meter.create_histogram(
+        DURATION_METRIC,
+        unit="s",
+        description="Duration of calls to functions decorated with flext_monitor_function.",
+        explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+    )
+    calls = meter.create_counter(
+        CALLS_METRIC,
+        unit="1",
+        description="Calls to functions decorated with flext_monitor_function, by outcome.",
+    )
+    function = f"{__name__}.{scripted.__qualname__}"
+    for i in range(40):
+        outcome = {"function": function, "outcome": "error" if i % 4 == 0 else "success"}
+        duration.record(deltas[i % 5] / 1e9, outcome)
+        calls.add(1, outcome)
+    stored = normalized(otel.store.metrics())
+    ours = {k: v for k, v in stored.items() if k[0].startswith("flext.function")}
+    assert ours == normalized(sdk_points(memory))
+    assert len(ours) == 4
+    prefixes = ("flext_function",)
+    assert exposition(otel.prometheus_registry, prefixes) == exposition(registry, prefixes)
 
 
 @pytest.fixture
