@@ -16,11 +16,12 @@ pipeline's one cumulative reader; anything unusual leaves the caller on the
 public path (see :func:`flext_otel.support.otel_private.bound_aggregation`).
 
 Exemplars: a bound sum offers none; a bound histogram offers a measurement
-taken inside a sampled span to the SDK's bucket reservoir at most once per
-bucket per :data:`EXEMPLAR_INTERVAL_NS`, so each bucket keeps a fresh link to a
-trace while the common call pays one comparison.
+taken inside a sampled span (any measurement under ``always_on``, none under
+``always_off``: the provider's exemplar filter decides) to the SDK's bucket
+reservoir at most once per bucket per :data:`EXEMPLAR_INTERVAL_NS`, so each
+bucket keeps a fresh link to a trace while the common call pays one comparison.
 
-Imports: ``support``; the OpenTelemetry API.
+Imports: ``support``; the OpenTelemetry SDK (exemplar filters).
 
 Threading: the SDK aggregation takes its own lock; the exemplar schedule is
 racy by design (two threads may both offer one).
@@ -33,9 +34,12 @@ from collections.abc import Mapping
 from time import time_ns
 from typing import Any
 
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, AlwaysOnExemplarFilter
+
 from flext_otel.support.otel_private import (
     LightMeasurement,
     bound_aggregation,
+    exemplar_filter_of,
     histogram_boundaries,
 )
 
@@ -68,7 +72,7 @@ class BoundSum:
 class BoundHistogram:
     """Records into the SDK aggregation of one histogram attribute set."""
 
-    __slots__ = ("_aggregate", "_bounds", "_instrument", "_next_offer", "attributes")
+    __slots__ = ("_aggregate", "_bounds", "_instrument", "_next_offer", "_sampled", "attributes")
 
     def __init__(
         self,
@@ -76,18 +80,23 @@ class BoundHistogram:
         instrument: Any,
         attributes: Mapping[str, Any],
         boundaries: tuple[float, ...],
+        exemplars: str = "trace_based",
     ) -> None:
         self._aggregate = aggregation.aggregate
         self._instrument = instrument
         self.attributes = attributes
         self._bounds = boundaries
-        self._next_offer = [0] * (len(boundaries) + 1)
+        never = 1 << 62  # "always_off": no bucket is ever due
+        self._next_offer = [never if exemplars == "always_off" else 0] * (len(boundaries) + 1)
+        self._sampled = exemplars != "always_on"  # trace-based: only inside a sampled span
 
     def record(self, value: float, now_ns: int, context: Any, span: Any) -> None:
         """Record ``value``. ``now_ns`` (any monotonic clock) schedules exemplar offers;
         one is offered when ``span`` (the span in ``context``) is sampled."""
         index = bisect_left(self._bounds, value)
-        if now_ns >= self._next_offer[index] and span.get_span_context().trace_flags.sampled:
+        if now_ns >= self._next_offer[index] and (
+            not self._sampled or span.get_span_context().trace_flags.sampled
+        ):
             self._next_offer[index] = now_ns + EXEMPLAR_INTERVAL_NS
             measurement = LightMeasurement(
                 value, time_ns(), self._instrument, context, self.attributes
@@ -115,4 +124,14 @@ def bind_histogram(
     bounds = None if aggregation is None else histogram_boundaries(aggregation)
     if bounds is None:
         return None
-    return BoundHistogram(aggregation, instrument, attributes, bounds)
+    return BoundHistogram(aggregation, instrument, attributes, bounds, _exemplar_mode(instrument))
+
+
+def _exemplar_mode(instrument: Any) -> str:
+    """``"always_off"``, ``"always_on"`` or ``"trace_based"``: the provider's filter."""
+    found = exemplar_filter_of(instrument)
+    if isinstance(found, AlwaysOffExemplarFilter):
+        return "always_off"
+    if isinstance(found, AlwaysOnExemplarFilter):
+        return "always_on"
+    return "trace_based"

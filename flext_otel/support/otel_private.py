@@ -76,6 +76,7 @@ __all__ = [
     "SimpleLogRecordProcessor",
     "bound_aggregation",
     "create_default_aggregation",
+    "exemplar_filter_of",
     "get_logger_provider",
     "histogram_boundaries",
     "install_measurement_hook",
@@ -155,6 +156,18 @@ def bound_aggregation(
     except Exception:  # another SDK layout: stay on the public path
         return None
     return aggregation if isinstance(aggregation, _aggregation_classes()[kind]) else None
+
+
+def exemplar_filter_of(instrument: Any) -> Any:
+    """The exemplar filter of the provider that made ``instrument`` (None if unknown).
+
+    Waits for: a public accessor for the MeterProvider's exemplar filter.
+    """
+    try:
+        consumer = instrument._measurement_consumer
+        return getattr(consumer, "inner", consumer)._sdk_config.exemplar_filter
+    except Exception:
+        return None
 
 
 def histogram_boundaries(aggregation: Any) -> tuple[float, ...] | None:

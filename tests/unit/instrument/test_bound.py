@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.metrics import Counter, MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, Counter, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 
 from flext_otel.domain.entities import FlextMetric
+from flext_otel.export.metricview import SharedMetricReader
 from flext_otel.instrument.adapters import MetricAdapter
 from flext_otel.instrument.bound import EXEMPLAR_INTERVAL_NS, bind_histogram, bind_sum
 from flext_otel.pipeline.sdk import FlextOtel
@@ -142,4 +143,22 @@ def test_a_failing_measurement_transform_keeps_the_measurement() -> None:
     assert data is not None
     (metric,) = data.resource_metrics[0].scope_metrics[0].metrics
     assert dict(metric.data.data_points[0].attributes) == {"k": "v"}
+    provider.shutdown()
+
+
+def test_bound_histogram_follows_an_always_off_exemplar_filter() -> None:
+    """A provider with exemplars off gets none from the bound path either."""
+    reader = SharedMetricReader()
+    provider = MeterProvider(metric_readers=[reader], exemplar_filter=AlwaysOffExemplarFilter())
+    histogram = provider.get_meter("t").create_histogram("quiet_seconds")
+    histogram.record(0.5, ATTRS)
+    bound = bind_histogram(histogram, reader, ATTRS)
+    assert bound is not None
+    with TracerProvider().get_tracer("t").start_as_current_span("s") as span:
+        bound.record(0.5, 10, trace.set_span_in_context(span), span)
+    data = reader.snapshot()
+    assert data is not None
+    (metric,) = data.resource_metrics[0].scope_metrics[0].metrics
+    assert metric.data.data_points[0].count == 2
+    assert list(metric.data.data_points[0].exemplars) == []
     provider.shutdown()
