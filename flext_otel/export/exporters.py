@@ -12,9 +12,11 @@ Imports: the modules above.
 from __future__ import annotations
 
 from flext_otel.export.console import ConsoleTreeSpanExporter, build_tree, render_trace
-from flext_otel.export.metricview import SharedMetricReader, metric_points
+from flext_otel.export.metricview import SharedMetricReader, metric_points, points_of
 from flext_otel.export.otlp import otlp_log_exporter, otlp_metric_exporter, otlp_span_exporter
 from flext_otel.export.prometheus import prometheus_available, prometheus_registry
+
+_points_of = points_of  # the name the hub used before the split
 
 __all__ = [
     "ConsoleTreeSpanExporter",
@@ -24,6 +26,7 @@ __all__ = [
     "otlp_log_exporter",
     "otlp_metric_exporter",
     "otlp_span_exporter",
+    "points_of",
     "prometheus_available",
     "prometheus_registry",
     "render_trace",

@@ -282,14 +282,16 @@ def install_measurement_hook(
 # -- Prometheus translation -------------------------------------------------------
 
 
-def prometheus_translator() -> Any:
+def prometheus_translator(**options: Any) -> Any:
     """The Prometheus exporter's OTel-to-Prometheus translator (names, units, labels).
 
     An object with ``add_metrics_data(data)`` and ``collect()``; flext feeds it
-    the one shared reader's snapshot per scrape. Waits for: a public translation
-    function in ``opentelemetry-exporter-prometheus`` (its ``_CustomCollector``
-    is the only way to reuse the exporter's naming rules without its reader).
+    the one shared reader's snapshot per scrape. ``options`` are the exporter's
+    (``disable_target_info``, ``resource_attribute_filter``, ``prefix``, ...).
+    Waits for: a public translation function in ``opentelemetry-exporter-prometheus``
+    (its ``_CustomCollector`` is the only way to reuse the exporter's naming rules
+    without its reader).
     """
     from opentelemetry.exporter.prometheus import _CustomCollector
 
-    return _CustomCollector()
+    return _CustomCollector(**options)
