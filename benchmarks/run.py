@@ -69,6 +69,8 @@ CASES: dict[str, Case] = {
     "peers": _subprocess("peers"),
     "memory": _in_process("memory", "memory"),
     "store": _in_process("bench_store", "store"),
+    "metrics": _in_process("bench_metrics", "metric_path"),
+    "metrics-peers": _subprocess("metrics-peers"),
 }
 
 #: What a ``--child`` interpreter can run.
@@ -79,6 +81,7 @@ TASKS: dict[str, Case] = {
     "memory-store": _in_process("memory", "store_bytes_child"),
     "memory-inmemory": _in_process("memory", "in_memory_bytes_child"),
     "store": _in_process("bench_store", "store_child"),
+    "metrics-peers": _in_process("bench_metrics", "metric_peers"),
 }
 
 

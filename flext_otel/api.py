@@ -103,7 +103,7 @@ class _Adapters:
         meter = otel.meter_provider.get_meter(SCOPE)
         logger = otel.logger_provider.get_logger(SCOPE)
         self.otel: weakref.ref[FlextOtel] = weakref.ref(otel)
-        self.metrics = MetricAdapter(meter)
+        self.metrics = MetricAdapter(meter, otel.metric_reader)
         self.traces = TraceAdapter(otel.tracer_provider.get_tracer(SCOPE))
         self.logs = LogAdapter(logger)
         self.alerts = AlertAdapter(logger, meter, otel.store)
@@ -212,6 +212,8 @@ class FlextObservabilityMasterFactory:
                 return self._failed("metric", built)
             adapters = self._adapters()
             entity: FlextMetric = built.value  # type: ignore[assignment]
+            if adapters.metrics.record_bound(entity):  # a known-clean, pre-bound tag set
+                return built
             if entity.tags:
                 clean, scrubbed = adapters.scrub(entity.tags)
                 if scrubbed and clean is not None:

@@ -69,15 +69,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 # _SUPPRESS_INSTRUMENTATION_KEY is the SDK's own "do not instrument the exporter's
 # network calls" key; without it an instrumented HTTP client would trace every
 # export and feed the pipeline with its own spans.
-from opentelemetry.context import (
-    _SUPPRESS_INSTRUMENTATION_KEY,
-    Context,
-    attach,
-    detach,
-    set_value,
-)
-from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.context import Context, attach, detach, set_value
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
@@ -87,6 +79,16 @@ from flext_otel.export.spanpack import Packed, pack_span, unpack_span
 from flext_otel.guardrails.transform import LogTransform, SpanTransform
 from flext_otel.support.counters import PipelineCounters, PipelineStats
 from flext_otel.support.logonce import _OnceLogger
+from flext_otel.support.otel_private import (
+    SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_INSTRUMENTATION_KEY,
+)
+from flext_otel.support.otel_private import (
+    LogRecordExporter,
+    LogRecordExportResult,
+    LogRecordProcessor,
+    ReadableLogRecord,
+    ReadWriteLogRecord,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricsData

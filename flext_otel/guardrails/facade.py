@@ -14,8 +14,14 @@ The SDK folds attribute sets beyond a per-stream limit into one
 globally (the readers' ``cardinality_limits``) and per instrument (one
 ``View(instrument_name=..., aggregation_cardinality_limit=...)`` each), logs one
 warning per instrument when it overflows and counts the measurements folded
-into the overflow series. Counting hooks the store reader's aggregation factory,
+into the overflow series. Counting hooks the shared reader's aggregation factory,
 so only the overflow series pays for it.
+
+Measurement scrubbing
+---------------------
+:meth:`Guardrails.hook_measurements` puts the scrubber between every instrument
+of a ``MeterProvider`` and its reader (see ``support.otel_private``), so plain
+OTel instruments are scrubbed like flext's own.
 """
 
 from __future__ import annotations
@@ -35,8 +41,7 @@ from opentelemetry.sdk.metrics import (
     ObservableUpDownCounter,
     UpDownCounter,
 )
-from opentelemetry.sdk.metrics import _Gauge as Gauge
-from opentelemetry.sdk.metrics.view import Aggregation, DefaultAggregation, View
+from opentelemetry.sdk.metrics.view import Aggregation, View
 from opentelemetry.sdk.trace import sampling
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -64,6 +69,11 @@ from flext_otel.guardrails.scrubbing import (
 from flext_otel.guardrails.transform import SpanTransform
 from flext_otel.support.counters import PipelineCounters, PipelineStats
 from flext_otel.support.logonce import LogOnce
+from flext_otel.support.otel_private import SdkGauge as Gauge
+from flext_otel.support.otel_private import (
+    create_default_aggregation,
+    install_measurement_hook,
+)
 
 if TYPE_CHECKING:
     from opentelemetry.util.types import Attributes
@@ -118,7 +128,6 @@ class _OverflowCountingAggregation(Aggregation):
 
     def __init__(self, guard: CardinalityGuard) -> None:
         self._guard = guard
-        self._default = DefaultAggregation()
 
     def _create_aggregation(
         self,
@@ -127,7 +136,7 @@ class _OverflowCountingAggregation(Aggregation):
         reservoir_factory: Any,
         start_time_unix_nano: int,
     ) -> Any:
-        created = self._default._create_aggregation(
+        created = create_default_aggregation(
             instrument, attributes, reservoir_factory, start_time_unix_nano
         )
         if attributes and len(attributes) == 1 and attributes.get(OVERFLOW_ATTRIBUTE) is True:
@@ -298,6 +307,33 @@ class Guardrails:
             self.counters.add("scrubbed_items")
             self.counters.add("scrubbed_values", len(keys))
         return new, keys
+
+    def hook_measurements(self, provider: Any) -> bool:
+        """Scrub every measurement's attributes on ``provider`` before any reader
+        aggregates them: synchronous instruments and observable callbacks alike,
+        whichever meter (own, global proxy, flext's API) made the instrument.
+
+        Clean attribute sets cost one cached membership check per pair
+        (:meth:`Scrubber.clean_check`). False when scrubbing is off or the SDK
+        offers no hook.
+        """
+        scrubber = self.scrubber
+        if scrubber is None:
+            return False
+        check = scrubber.clean_check
+        counters = self.counters
+
+        def is_clean(attributes: Mapping[str, Any]) -> bool:
+            return check(attributes) is not None
+
+        def transform(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
+            clean, keys = scrubber.scrub_attributes(attributes)
+            if clean is not attributes and keys:  # already-redacted values are not counted again
+                counters.add("scrubbed_items")
+                counters.add("scrubbed_values", len(keys))
+            return clean
+
+        return install_measurement_hook(provider, transform, is_clean)
 
     def scrub_text(self, text: str) -> str:
         """Free text with secret-looking parts replaced (the same object when clean)."""

@@ -29,7 +29,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import Status
@@ -55,10 +54,12 @@ from flext_otel.guardrails.transform import SpanTransform
 from flext_otel.store.records import attribute_dict, span_events
 from flext_otel.support.counters import PipelineCounters
 from flext_otel.support.logonce import LogOnce
+from flext_otel.support.otel_private import LogRecordProcessor
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk._logs import ReadWriteLogRecord
     from opentelemetry.util.types import Attributes
+
+    from flext_otel.support.otel_private import ReadWriteLogRecord
 
 _logger = logging.getLogger("flext_otel")
 _NO_ATTRIBUTES: Mapping[str, Any] = {}

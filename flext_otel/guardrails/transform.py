@@ -9,8 +9,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk._logs import ReadWriteLogRecord
     from opentelemetry.sdk.trace import ReadableSpan
+
+    from flext_otel.support.otel_private import ReadWriteLogRecord
 
 SpanTransform = Callable[["ReadableSpan"], "ReadableSpan | None"]
 """Maps a finished span to the span to keep (possibly a redacted copy) or ``None``."""

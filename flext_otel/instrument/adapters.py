@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as trace_api
-from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import (
     NonRecordingSpan,
@@ -46,8 +45,10 @@ from flext_otel.domain.entities import (
     flext_create_trace,
 )
 from flext_otel.domain.result import FlextResult, record_failed, wrong_type
+from flext_otel.instrument.bound import BoundSum, bind_sum
 from flext_otel.pipeline.correlation import with_correlation
 from flext_otel.pipeline.health import HealthAdapter
+from flext_otel.support.otel_private import Logger, SeverityNumber
 from flext_otel.support.times import datetime_from_ns, datetime_to_ns
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALERT_SEVERITY",
+    "BOUND_LIMIT",
     "LOG_SEVERITY",
     "SECONDS_BUCKETS",
     "AlertAdapter",
@@ -117,6 +119,9 @@ _STATUS_NAMES = {code: name for name, code in _STATUS_CODES.items()}
 
 # -- metrics -----------------------------------------------------------------
 _Record = Callable[[float, "Attributes"], None]
+_SUMS = frozenset({"counter", "up_down_counter"})
+BOUND_LIMIT = 2_000
+"""Tag sets a :class:`MetricAdapter` binds at most (the rest use the instruments)."""
 
 
 class MetricAdapter:
@@ -133,16 +138,23 @@ class MetricAdapter:
     ``CONFLICTING_INSTRUMENT`` instead of creating a second instrument.
 
     The hot path is one dict lookup and the instrument call; creation is
-    serialised by a lock.
+    serialised by a lock. Given the pipeline's shared metric ``reader``, a
+    counter or up-down counter tag set recorded once is bound to its SDK
+    aggregation (:mod:`flext_otel.instrument.bound`, at most
+    :data:`BOUND_LIMIT` sets), and :meth:`record_bound` adds to it directly:
+    the same numbers, without the SDK's per-call measurement pipeline (and
+    without exemplars, which are worth their cost on histograms only).
     """
 
-    __slots__ = ("_lock", "_meter", "_names", "_record")
+    __slots__ = ("_bound", "_lock", "_meter", "_names", "_reader", "_record")
 
-    def __init__(self, meter: Meter) -> None:
+    def __init__(self, meter: Meter, reader: Any = None) -> None:
         self._meter = meter
         self._record: dict[tuple[str, str, str], _Record] = {}
         self._names: dict[str, tuple[str, str, str]] = {}
         self._lock = threading.Lock()
+        self._reader = reader
+        self._bound: dict[tuple[Any, ...], BoundSum | None] = {}
 
     def record(self, metric: FlextMetric) -> FlextResult[FlextMetric]:
         """Record one measurement; the entity itself on success."""
@@ -165,9 +177,38 @@ class MetricAdapter:
                     return found
                 record = found
             record(metric.value, metric.tags)
+            if self._reader is not None and metric.metric_type in _SUMS:
+                self._bind(metric, record)
             return None
         except Exception as exc:  # an SDK failure must not escape
             return record_failed("metric", exc)
+
+    def record_bound(self, metric: FlextMetric) -> bool:
+        """Add a valid counter or up-down counter measurement to its bound aggregation;
+        False (nothing recorded) when its tag set is not bound: use :meth:`record_valid`.
+
+        A bound tag set passed the pipeline's measurement scrubbing unchanged.
+        """
+        try:
+            bound = self._bound.get(
+                (metric.name, metric.metric_type, metric.unit, *metric.tags.items())
+            )
+        except TypeError:  # an unhashable tag value (a list): never bound
+            return False
+        if bound is None:
+            return False
+        bound.add(metric.value)
+        return True
+
+    def _bind(self, metric: FlextMetric, record: _Record) -> None:
+        try:
+            key = (metric.name, metric.metric_type, metric.unit, *metric.tags.items())
+            if key in self._bound or len(self._bound) >= BOUND_LIMIT:
+                return
+        except TypeError:
+            return
+        instrument = getattr(record, "__self__", None)
+        self._bound[key] = bind_sum(instrument, self._reader, dict(metric.tags))
 
     def instruments(self) -> dict[str, tuple[str, str]]:
         """Every instrument created so far: name -> ``(metric_type, unit)``."""

@@ -27,21 +27,20 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry._logs import (
-    Logger,
-    LoggerProvider,
-    LogRecord,
-    SeverityNumber,
-    get_logger_provider,
-)
-
-# The key OTel's own export paths set while they run; records logged under it
-# would feed back into the pipeline that produced them.
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.util.types import AttributeValue
 
 from flext_otel.pipeline.correlation import get_correlation_id
 from flext_otel.support.keys import CORRELATION_ATTRIBUTE
+from flext_otel.support.otel_private import (
+    SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_INSTRUMENTATION_KEY,
+)
+from flext_otel.support.otel_private import ApiLoggerProvider as LoggerProvider
+from flext_otel.support.otel_private import (
+    Logger,
+    LogRecord,
+    SeverityNumber,
+    get_logger_provider,
+)
 
 __all__ = [
     "FlextLoggingHandler",

@@ -15,12 +15,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from opentelemetry import context as otel_context
-from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from flext_otel.domain.entities import HEALTH_STATUS_VALUE, FlextHealthCheck
 from flext_otel.domain.result import FlextResult, record_failed, wrong_type
 from flext_otel.pipeline.correlation import with_correlation
+from flext_otel.support.otel_private import Logger, SeverityNumber
 from flext_otel.support.times import datetime_to_ns
 
 if TYPE_CHECKING:

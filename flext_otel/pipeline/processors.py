@@ -16,7 +16,6 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk.trace import SpanProcessor
 
 from flext_otel.guardrails.scrubbing import SpanGuard
@@ -33,11 +32,13 @@ from flext_otel.store.telemetry import TelemetryStore
 from flext_otel.support.counters import PipelineCounters, PipelineStats
 from flext_otel.support.keys import CORRELATION_ATTRIBUTE
 from flext_otel.support.logonce import LogOnce
+from flext_otel.support.otel_private import LogRecordProcessor
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
-    from opentelemetry.sdk._logs import ReadWriteLogRecord
     from opentelemetry.sdk.trace import ReadableSpan, Span
+
+    from flext_otel.support.otel_private import ReadWriteLogRecord
 
 _logger = logging.getLogger("flext_otel")
 

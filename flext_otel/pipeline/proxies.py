@@ -25,9 +25,10 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import _logs as logs_api
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
+
+from flext_otel.support.otel_private import logs_api
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context

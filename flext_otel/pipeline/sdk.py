@@ -22,16 +22,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from opentelemetry import _logs as logs_api
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
-from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
-    InMemoryMetricReader,
     MetricReader,
     PeriodicExportingMetricReader,
 )
@@ -40,15 +36,11 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.version import __version__ as sdk_version
 
-from flext_otel.export.exporters import (
-    ConsoleTreeSpanExporter,
-    metric_points,
-    otlp_log_exporter,
-    otlp_metric_exporter,
-    otlp_span_exporter,
-    prometheus_available,
-    prometheus_reader,
-)
+from flext_otel.export.console import ConsoleTreeSpanExporter
+from flext_otel.export.metricview import SharedMetricReader, metric_points
+from flext_otel.export.otlp import otlp_log_exporter, otlp_metric_exporter, otlp_span_exporter
+from flext_otel.export.prometheus import prometheus_available, prometheus_registry
+from flext_otel.export.push import MetricPush, needs_own_reader
 from flext_otel.guardrails.facade import Guardrails
 from flext_otel.guardrails.scrubbing import TransformingSpanExporter
 from flext_otel.pipeline import process
@@ -63,6 +55,13 @@ from flext_otel.pipeline.processors import (
 from flext_otel.store.telemetry import TelemetryStore
 from flext_otel.support.counters import DROP_REASONS, PipelineCounters, PipelineStats
 from flext_otel.support.failures import FailureLedger
+from flext_otel.support.otel_private import (
+    ConsoleLogRecordExporter,
+    LoggerProvider,
+    LogRecordLimits,
+    SimpleLogRecordProcessor,
+    logs_api,
+)
 
 _logger = logging.getLogger("flext_otel")
 
@@ -285,6 +284,7 @@ class FlextOtel:
         self.resource = build_resource(options)
         self._guardrails = Guardrails(options)
         self.prometheus_registry: Any = None
+        self.metric_reader: SharedMetricReader | None = None
         self._components: list[_Component] = []
         self._health_adapter: Any = None
         self.created_at_ns = time.time_ns()
@@ -424,28 +424,40 @@ class FlextOtel:
         )
 
     def _build_metrics(self) -> MeterProvider:
+        """One :class:`SharedMetricReader` aggregates every measurement once; the
+        store, ``/metrics`` and the push exporters read its snapshots. Measurement
+        attributes are scrubbed before the reader aggregates them."""
         opts = self.options
         cardinality = self.guardrails.cardinality
         limits = cardinality.reader_options()  # empty on an SDK without limits
-        store_reader = InMemoryMetricReader(
-            preferred_aggregation=cardinality.counting_aggregation(), **limits
-        )
-        read_points = metric_points(store_reader)
         failures = self.failures
+
+        def collection_failed(exc: BaseException) -> None:
+            # the store reads as empty, but the failure shows under metrics:store
+            failures.record("metrics:store", type(exc).__name__, repr(exc))
+
+        reader = SharedMetricReader(
+            preferred_aggregation=cardinality.counting_aggregation(),
+            on_failure=collection_failed,
+            **limits,
+        )
+        self.metric_reader = reader
+        read_points = metric_points(reader)
 
         def safe_points() -> list[Any]:
             try:
                 return read_points()
             except Exception as exc:  # the store reads as empty, but the failure shows
-                failures.record("metrics:store", type(exc).__name__, repr(exc))
+                collection_failed(exc)
                 return []
 
         self.store.set_metric_source(safe_points)
-        readers: list[MetricReader] = [store_reader]
         if "prometheus" in opts.metrics_exporter or prometheus_available():
-            reader, self.prometheus_registry = prometheus_reader(limits.get("cardinality_limits"))
-            readers.append(reader)
+            self.prometheus_registry = prometheus_registry(reader)
+        readers: list[MetricReader] = [reader]
+        pushed: list[Any] = []
         for name in opts.metrics_exporter:
+            exporter: Any
             if name == "otlp":
                 from flext_otel.export.batch import CountingMetricExporter
 
@@ -453,13 +465,6 @@ class FlextOtel:
                 exporter = CountingMetricExporter(
                     otlp_metric_exporter(opts.otlp("metrics")), counters
                 )
-                periodic = PeriodicExportingMetricReader(
-                    exporter,
-                    export_interval_millis=opts.metric_export_interval_ms,
-                    export_timeout_millis=opts.metric_export_timeout_ms,
-                    **limits,
-                )
-                readers.append(periodic)
                 self._components.append(
                     _Component(
                         "metrics:otlp",
@@ -470,26 +475,51 @@ class FlextOtel:
                     )
                 )
             elif name == "console":
+                exporter = ConsoleMetricExporter()
+            else:
+                continue
+            if needs_own_reader(exporter):  # the one case with a second aggregation
                 readers.append(
                     PeriodicExportingMetricReader(
-                        ConsoleMetricExporter(),
+                        exporter,
                         export_interval_millis=opts.metric_export_interval_ms,
+                        export_timeout_millis=opts.metric_export_timeout_ms,
                         **limits,
                     )
                 )
+            else:
+                pushed.append(exporter)
         provider = MeterProvider(
             metric_readers=readers,
             resource=self.resource,
             shutdown_on_exit=False,
             views=cardinality.views(),
         )
-        self._components.append(
-            _Component(
-                "metrics",
-                provider.force_flush,
-                provider.shutdown,
+        self.guardrails.hook_measurements(provider)
+        push = (
+            MetricPush(
+                reader,
+                pushed,
+                interval_ms=opts.metric_export_interval_ms,
+                timeout_ms=opts.metric_export_timeout_ms,
             )
+            if pushed
+            else None
         )
+        delta_readers = readers[1:]
+
+        def flush(timeout_millis: int) -> object:
+            ok = push.force_flush(timeout_millis) if push is not None else True
+            for extra in delta_readers:
+                ok = extra.force_flush(timeout_millis) and ok
+            return ok
+
+        def stop(timeout_millis: int) -> object:
+            ok = push.shutdown(timeout_millis) if push is not None else True
+            provider.shutdown(timeout_millis)
+            return ok
+
+        self._components.append(_Component("metrics", flush, stop))
         self._components.append(
             _Component(
                 "metrics:cardinality",

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry import _logs as logs_api
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
 
@@ -38,6 +37,7 @@ from flext_otel.pipeline.sdk import (
     PACKAGE_VERSION,
     FlextOtel,
 )
+from flext_otel.support.otel_private import logs_api
 
 _logger = logging.getLogger("flext_otel")
 

@@ -28,8 +28,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 from flext_otel.support.keys import CORRELATION_ATTRIBUTE
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk._logs import ReadableLogRecord, ReadWriteLogRecord
     from opentelemetry.sdk.trace import Event
+
+    from flext_otel.support.otel_private import ReadableLogRecord, ReadWriteLogRecord
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _KIND_NAMES = {0: "internal", 1: "server", 2: "client", 3: "producer", 4: "consumer"}

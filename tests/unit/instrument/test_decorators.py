@@ -957,9 +957,9 @@ def test_span_with_a_bad_name_still_runs_the_block_and_warns_once(
 ) -> None:
     """span() never raises on a bad name: the block runs in a span named by the value's
     text, and the mistake is logged once."""
-    from flext_otel.instrument import decorators
+    from flext_otel.instrument import spanscope
 
-    decorators._failures.reset("span-name")
+    spanscope._failures.reset("span-name")
     with caplog.at_level(logging.WARNING, logger="flext_otel"):
         with span(""):
             ran = ["empty"]

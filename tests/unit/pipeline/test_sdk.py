@@ -13,7 +13,7 @@ import pytest
 from conftest import coverage_env
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from flext_otel.export.exporters import ConsoleTreeSpanExporter, render_trace
+from flext_otel.export.console import ConsoleTreeSpanExporter, render_trace
 from flext_otel.pipeline import state as providers
 from flext_otel.pipeline.options import resolve_options
 from flext_otel.pipeline.sdk import FlextOtel, _Component

@@ -1,0 +1,180 @@
+"""The one shared metric reader: every output reads its snapshots, failures keep the
+last snapshot, exemplars survive several readers, push exporters get cumulative data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import Counter
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    ConsoleMetricExporter,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+)
+from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
+from prometheus_client import generate_latest
+
+from flext_otel.export.metricview import SharedMetricReader
+from flext_otel.export.push import MetricPush, needs_own_reader
+from flext_otel.pipeline.sdk import FlextOtel
+from flext_otel.testing import capture
+
+
+@pytest.fixture
+def otel() -> Iterator[FlextOtel]:
+    """A private default pipeline."""
+    with capture() as cap:
+        yield cap.otel
+
+
+def reader_of(otel: FlextOtel) -> SharedMetricReader:
+    """The pipeline's shared reader."""
+    assert otel.metric_reader is not None
+    return otel.metric_reader
+
+
+def test_store_and_metrics_read_the_same_reader_only_when_read(
+    otel: FlextOtel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is collected at record time; the store and /metrics each take one snapshot."""
+    reader = reader_of(otel)
+    calls: list[int] = []
+    snapshot = reader.snapshot
+
+    def counted(timeout_millis: float = 10_000) -> MetricsData | None:
+        calls.append(1)
+        return snapshot(timeout_millis)
+
+    monkeypatch.setattr(reader, "snapshot", counted)
+    otel.meter_provider.get_meter("t").create_counter("shared").add(3)
+    assert calls == []
+    assert otel.store.metrics("shared")[0].value == 3
+    assert b"shared_total" in generate_latest(otel.prometheus_registry)
+    assert len(calls) == 2
+
+
+def test_a_failing_collection_serves_the_last_snapshot(
+    otel: FlextOtel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collection that raises is counted, and readers keep the previous values."""
+    reader = reader_of(otel)
+    otel.meter_provider.get_meter("t").create_counter("steady").add(2)
+    assert otel.store.metrics("steady")[0].value == 2
+
+    def broken(timeout_millis: float = 10_000) -> None:
+        raise RuntimeError("collect failed")
+
+    monkeypatch.setattr(reader, "collect", broken)
+    assert otel.store.metrics("steady")[0].value == 2
+    assert reader.failures == 1
+
+
+def test_exemplars_survive_a_read_by_another_output(otel: FlextOtel) -> None:
+    """An exemplar taken by one snapshot is still on the next (the SDK hands it out once)."""
+    histogram = otel.meter_provider.get_meter("t").create_histogram("held_seconds", unit="s")
+    with otel.tracer_provider.get_tracer("t").start_as_current_span("s") as span:
+        histogram.record(0.3, {"k": "v"})
+    reader = reader_of(otel)
+    reader.snapshot()
+    data = reader.snapshot()
+    assert data is not None
+    exemplars = [
+        e
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "held_seconds"
+        for p in m.data.data_points
+        for e in p.exemplars
+    ]
+    assert [e.span_id for e in exemplars] == [span.get_span_context().span_id]
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_console_exporter_prints_on_force_flush(capfd: pytest.CaptureFixture[str]) -> None:
+    """OTEL_METRICS_EXPORTER=console pushes the shared snapshot on force_flush."""
+    with capture(metrics_exporter=["console"], metric_export_interval_ms=600_000) as cap:
+        cap.otel.meter_provider.get_meter("t").create_counter("printed").add(1)
+        assert cap.otel.force_flush()
+        out = capfd.readouterr().out
+    assert '"printed"' in out
+
+
+class _Recording(MetricExporter):
+    """Keeps what it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[MetricsData] = []
+        self.stopped = False
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        self.batches.append(metrics_data)
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self.stopped = True
+
+
+def test_push_exports_on_flush_and_once_more_at_shutdown(otel: FlextOtel) -> None:
+    """MetricPush exports cumulative snapshots on flush and a final one on shutdown."""
+    exporter = _Recording()
+    push = MetricPush(reader_of(otel), [exporter], interval_ms=600_000, timeout_ms=5_000)
+    counter = otel.meter_provider.get_meter("t").create_counter("pushed")
+    counter.add(1)
+    assert push.force_flush()
+    counter.add(1)
+    assert push.shutdown()
+    assert push.shutdown()  # idempotent
+    values = [
+        p.value
+        for batch in exporter.batches
+        for rm in batch.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "pushed"
+        for p in m.data.data_points
+    ]
+    assert values == [1, 2]
+    assert exporter.stopped
+
+
+def test_only_delta_or_exponential_exporters_need_their_own_reader() -> None:
+    """Cumulative explicit-bucket exporters share the reader; the others do not."""
+    assert not needs_own_reader(ConsoleMetricExporter())
+    delta = ConsoleMetricExporter(preferred_temporality={Counter: AggregationTemporality.DELTA})
+    assert needs_own_reader(delta)
+    from opentelemetry.sdk.metrics import Histogram
+
+    exponential = ConsoleMetricExporter(
+        preferred_aggregation={Histogram: ExponentialBucketHistogramAggregation()}
+    )
+    assert needs_own_reader(exponential)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_pushes_the_parents_metrics(otel: FlextOtel) -> None:
+    """After fork the parent's push loop is stopped in the child and exports nothing."""
+    exporter = _Recording()
+    push = MetricPush(reader_of(otel), [exporter], interval_ms=600_000, timeout_ms=5_000)
+    otel.meter_provider.get_meter("t").create_counter("forked").add(1)
+    pid = os.fork()
+    if pid == 0:  # the child: flushing must not export
+        code = 0 if push.force_flush() and not exporter.batches else 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert push.force_flush()
+    assert len(exporter.batches) == 1
+    push.shutdown()
