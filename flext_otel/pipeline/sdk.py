@@ -15,8 +15,10 @@ import dataclasses
 import functools
 import logging
 import multiprocessing.util
+import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -136,6 +138,8 @@ def build_resource(options: FlextOtelOptions) -> Resource:
     }
     attributes.update(options.resource_attributes)
     attributes["service.name"] = options.service_name
+    attributes.setdefault("service.instance.id", uuid.uuid4().hex)  # one per process
+    attributes["process.pid"] = os.getpid()
     if options.service_version:
         attributes["service.version"] = options.service_version
     if options.environment:
