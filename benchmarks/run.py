@@ -61,6 +61,7 @@ CASES: dict[str, Case] = {
     "export": _subprocess("export"),
     "peers": _subprocess("peers"),
     "memory": _in_process("memory", "memory"),
+    "ingest": _subprocess("ingest"),
 }
 
 #: What a ``--child`` interpreter can run.
@@ -70,6 +71,7 @@ TASKS: dict[str, Case] = {
     "memory-rss": _in_process("memory", "rss_child"),
     "memory-store": _in_process("memory", "store_bytes_child"),
     "memory-inmemory": _in_process("memory", "in_memory_bytes_child"),
+    "ingest": _in_process("ingest", "ingest"),
 }
 
 
