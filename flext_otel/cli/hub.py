@@ -28,10 +28,12 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from flext_otel.hub import Hub, HubServer, start_hub
 from flext_otel.pipeline.options import FlextOtelOptions, resolve_options
+
+if TYPE_CHECKING:  # the hub needs the otlp extra (grpcio, opentelemetry-proto): lazy
+    from flext_otel.hub import Hub, HubServer
 
 __all__ = ["add_parsers", "child_environment", "run_command", "serve_command"]
 
@@ -109,6 +111,13 @@ def _options(args: argparse.Namespace, environ: Mapping[str, str]) -> FlextOtelO
 
 
 def _start(args: argparse.Namespace, err: TextIO) -> HubServer | None:
+    try:
+        from flext_otel.hub import Hub, start_hub
+    except ImportError as exc:
+        err.write(
+            f"flext-otel: the hub needs the otlp extra: pip install 'flext-otel[otlp]' ({exc})\n"
+        )
+        return None
     environ = dict(os.environ)
     api_key = args.api_key if args.api_key is not None else environ.get(API_KEY_ENV)
     hub = Hub(_options(args, environ), api_key=api_key)
