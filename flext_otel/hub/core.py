@@ -4,11 +4,12 @@
 stores spans and log records in a bounded :class:`~flext_otel.store.TelemetryStore`
 (records keep their resource), merges metric points across instances
 (:mod:`flext_otel.hub.metrics`), counts per instance what was sent, refuses
-malformed items (OTLP partial success) and hands everything to the forwarder
-when one is configured. :class:`HubOtel` presents all of it to the web layer as
-a ``FlextOtel`` (``store``, ``stats()``, ``health()``, ``prometheus_registry``),
-so the live view, ``/api/*``, ``/metrics``, ``/health`` and ``/ready`` are the
-in-process ones.
+malformed items (OTLP partial success), scrubs secrets by the pipeline's scrubbing rules (span
+and log attributes, log bodies: what is stored and what is forwarded) and hands
+everything to the forwarder when one is configured. :class:`HubOtel` presents
+all of it to the web layer as a ``FlextOtel`` (``store``, ``stats()``,
+``health()``, ``prometheus_registry``), so the live view, ``/api/*``,
+``/metrics``, ``/health`` and ``/ready`` are the in-process ones.
 
 Imports: ``pipeline`` (options, ``FlextOtel``), ``store``, ``support``, ``hub``
 siblings. Threading: :meth:`Hub.ingest` is called from many receiver threads at
@@ -22,6 +23,7 @@ import hmac
 import logging
 import threading
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from flext_otel.hub import ingest
@@ -30,7 +32,7 @@ from flext_otel.hub.instances import Instances, InstanceStats, identify
 from flext_otel.hub.metrics import MetricMerger
 from flext_otel.pipeline.options import FlextOtelOptions, resolve_options
 from flext_otel.pipeline.sdk import FlextOtel
-from flext_otel.store.telemetry import MetricPoint
+from flext_otel.store.telemetry import LogRecordView, MetricPoint, SpanRecord
 from flext_otel.support.counters import PipelineStats
 
 __all__ = ["Hub", "HubOtel"]
@@ -90,9 +92,15 @@ class Hub:
         self.instances = Instances()
         self.merger = MetricMerger()
         self.counts = _Counts()
-        self.forwarder = forwarder if forwarder is not None else Forwarder.from_options(opts)
+        self.forwarder: Forwarder | None = None
         self.otel = HubOtel(self, opts)
         self.store = self.otel.store
+        guardrails = self.otel.guardrails
+        self._scrub = guardrails.scrub_attributes if guardrails.scrubber is not None else None
+        self._scrub_text = guardrails.scrub_text
+        self.forwarder = (
+            forwarder if forwarder is not None else Forwarder.from_options(opts, self._scrub)
+        )
 
     # -- ingest ----------------------------------------------------------------
     def authorized(self, headers: Mapping[str, Any]) -> bool:
@@ -147,9 +155,16 @@ class Hub:
 
     def _spans(self, request: Any) -> int:
         add = self.store.add_span
+        scrub = self._scrub
         total_refused = 0
         for resource, records, refused in ingest.store_spans(request):
             for record in records:
+                if scrub is not None and record[9]:
+                    attributes, keys = scrub(record[9])
+                    if keys:
+                        clean = MappingProxyType(dict(attributes or {}))
+                        fields = (*record[:9], clean, *record[10:])
+                        record = tuple.__new__(SpanRecord, fields)  # noqa: PLW2901
                 add(record)
             self.instances.count(resource, spans=len(records) + refused, invalid=refused)
             self.counts.add("traces", len(records) + refused, len(records), refused)
@@ -158,14 +173,26 @@ class Hub:
 
     def _logs(self, request: Any) -> int:
         add = self.store.add_log
+        scrub = self._scrub
         total_refused = 0
         for resource, records, refused in ingest.store_logs(request):
             for record in records:
+                if scrub is not None:
+                    record = self._scrubbed_log(record, scrub)  # noqa: PLW2901
                 add(record)
             self.instances.count(resource, logs=len(records) + refused, invalid=refused)
             self.counts.add("logs", len(records) + refused, len(records), refused)
             total_refused += refused
         return total_refused
+
+    def _scrubbed_log(self, record: LogRecordView, scrub: Any) -> LogRecordView:
+        attributes, keys = scrub(record[4]) if record[4] else (record[4], ())
+        body = record[3]
+        clean_body = self._scrub_text(body) if isinstance(body, str) else body
+        if not keys and clean_body is body:
+            return record
+        clean = MappingProxyType(dict(attributes or {})) if keys else record[4]
+        return tuple.__new__(LogRecordView, (*record[:3], clean_body, clean, *record[5:]))
 
     def _metrics(self, request: Any) -> int:
         by_instance: dict[tuple[str, str], list[ingest.ReceivedMetricPoint]] = {}

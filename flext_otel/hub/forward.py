@@ -5,7 +5,8 @@ request on the bounded queue of flext's lossless batch export
 (:mod:`flext_otel.export.batch`: O(1) hand-over, loss counted by reason,
 deadlines on every export and on shutdown), and a small OTLP client
 (:class:`_OtlpSender`) sends each batch as one export request, unchanged, to the
-endpoint the standard settings name (``OTEL_TRACES_EXPORTER=otlp`` and
+endpoint the standard settings name (span and log attributes scrubbed by the
+pipeline's rules, nothing else changed) (``OTEL_TRACES_EXPORTER=otlp`` and
 ``OTEL_EXPORTER_OTLP_*``, the same :class:`~flext_otel.pipeline.options.FlextOtelOptions`
 ``configure()`` reads) or ``--forward URL``.
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import gzip
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +32,10 @@ from flext_otel.hub import ingest
 from flext_otel.pipeline.options import FlextOtelOptions
 from flext_otel.support.counters import PipelineCounters, PipelineStats
 
-__all__ = ["Forwarder"]
+__all__ = ["Forwarder", "Scrub"]
+
+Scrub = Callable[[Mapping[str, Any] | None], tuple[Mapping[str, Any] | None, tuple[str, ...]]]
+"""The pipeline's attribute scrubber (``Guardrails.scrub_attributes``)."""
 
 _GROUPS = {
     "traces": ("resource_spans", "scope_spans", "spans"),
@@ -49,9 +53,10 @@ _EXPORTER_OPTION = {
 class _OtlpSender:
     """Sends batches of ``(group, scope_group, item)`` as one OTLP export request."""
 
-    def __init__(self, signal: ingest.Signal, options: OtlpOptions) -> None:
+    def __init__(self, signal: ingest.Signal, options: OtlpOptions, scrub: Scrub | None) -> None:
         self._signal = signal
         self._options = options
+        self._scrub = scrub
         self._stub: Any = None
         self._channel: Any = None
 
@@ -72,7 +77,10 @@ class _OtlpSender:
                 out_scope = scopes[key] = getattr(out_group, scope_field).add()
                 out_scope.scope.CopyFrom(scope_group.scope)
                 out_scope.schema_url = scope_group.schema_url
-            getattr(out_scope, item_field).append(item)
+            items = getattr(out_scope, item_field)
+            items.append(item)
+            if self._scrub is not None and self._signal.name != "metrics":
+                _scrub_pairs(self._scrub, items[len(items) - 1].attributes)
         return request
 
     def export(self, batch: Sequence[tuple[Any, Any, Any]], /) -> bool:
@@ -123,6 +131,20 @@ class _OtlpSender:
             self._channel.close()
 
 
+def _scrub_pairs(scrub: Scrub, pairs: Any) -> None:
+    """Replace secret-looking attribute values of a protobuf ``KeyValue`` list in place."""
+    if not pairs:
+        return
+    clean, keys = scrub(ingest.attributes(pairs))
+    if not keys or clean is None:
+        return
+    for pair in pairs:
+        if pair.key in keys:
+            value = clean.get(pair.key)
+            pair.value.Clear()
+            pair.value.string_value = value if isinstance(value, str) else str(value)
+
+
 def _keep_all(items: list[Any]) -> tuple[list[Any], int]:
     return items, 0
 
@@ -130,7 +152,12 @@ def _keep_all(items: list[Any]) -> tuple[list[Any], int]:
 class Forwarder:
     """One lossless batch queue per forwarded signal; ``stats()`` per signal."""
 
-    def __init__(self, destinations: Mapping[str, OtlpOptions], options: FlextOtelOptions) -> None:
+    def __init__(
+        self,
+        destinations: Mapping[str, OtlpOptions],
+        options: FlextOtelOptions,
+        scrub: Scrub | None = None,
+    ) -> None:
         self._cores: dict[str, _BatchCore[Any]] = {}
         self._counters: dict[str, PipelineCounters] = {}
         for name, otlp in destinations.items():
@@ -138,7 +165,7 @@ class Forwarder:
             self._counters[name] = counters
             self._cores[name] = _BatchCore(
                 f"{name}:forward",
-                _OtlpSender(_SIGNALS[name], otlp),
+                _OtlpSender(_SIGNALS[name], otlp, scrub),
                 counters,
                 max_queue_size=options.bsp_max_queue_size,
                 schedule_delay_ms=min(options.bsp_schedule_delay_ms, 1_000),
@@ -150,14 +177,16 @@ class Forwarder:
             )
 
     @classmethod
-    def from_options(cls, options: FlextOtelOptions) -> Forwarder | None:
+    def from_options(
+        cls, options: FlextOtelOptions, scrub: Scrub | None = None
+    ) -> Forwarder | None:
         """A forwarder for each signal whose exporter is ``otlp``; None when none is."""
         destinations = {
             name: options.otlp(name)
             for name, option in _EXPORTER_OPTION.items()
             if "otlp" in getattr(options, option)
         }
-        return cls(destinations, options) if destinations else None
+        return cls(destinations, options, scrub) if destinations else None
 
     @property
     def signals(self) -> tuple[str, ...]:

@@ -224,3 +224,30 @@ def test_run_exits_with_the_commands_status(tmp_path: Path) -> None:
         assert run.process.wait(30) == 7
     finally:
         run.kill()
+
+
+INSTRUMENTED_APP = """
+from opentelemetry import trace
+
+tracer = trace.get_tracer("instrumented")
+with tracer.start_as_current_span("outer"):
+    with tracer.start_as_current_span("inner"):
+        pass
+"""
+
+
+def test_opentelemetry_instrument_processes_report_through_the_distro(tmp_path: Path) -> None:
+    """A process started by opentelemetry-instrument (no configure() call) reports too."""
+    instrument = Path(sys.executable).parent / "opentelemetry-instrument"
+    if not instrument.exists():
+        missing_backend("opentelemetry-instrument is installed with flext-otel[instrument]")
+    (tmp_path / "app.py").write_text(INSTRUMENTED_APP)
+    run = HubRun([str(instrument), sys.executable, "app.py"], cwd=tmp_path)
+    try:
+        status = run.process.wait(60)
+        run._reader.join(5)
+    finally:
+        run.kill()
+    assert status == 0, run.output[-3000:]
+    assert "traces: 2 received, 2 stored" in run.output, run.output[-3000:]
+    assert "nothing lost" in run.output

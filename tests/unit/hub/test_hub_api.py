@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
-from flext_otel.hub import Hub, HubServer, start_hub
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+from flext_otel.hub import Hub, HubServer, ingest, start_hub
 from flext_otel.pipeline.options import resolve_options
 from flext_otel.pipeline.sdk import FlextOtel
 from flext_otel.testing import OtlpReceiver
@@ -176,3 +178,26 @@ def test_serve_names_a_busy_port(server: HubServer) -> None:
     )
     assert done.returncode == 1
     assert str(server.http_port) in done.stderr
+
+
+def test_secrets_are_scrubbed_in_the_store_and_upstream() -> None:
+    """Span attributes that look like secrets are redacted before storing and forwarding."""
+    with OtlpReceiver("grpc") as upstream:
+        options = resolve_options(
+            install_globals=False,
+            traces_exporter="otlp",
+            otlp_endpoint=upstream.endpoint,
+            otlp_protocol="grpc",
+        )
+        with start_hub(Hub(options), grpc_port=0, http_port=0, port=0) as running:
+            # raw OTLP, as a non-flext SDK sends it (a flext worker scrubs on its own)
+            request = trace_service_pb2.ExportTraceServiceRequest()
+            span = request.resource_spans.add().scope_spans.add().spans.add()
+            span.name, span.trace_id, span.span_id = "login", b"\x01" * 16, b"\x02" * 8
+            attr = span.attributes.add()
+            attr.key, attr.value.string_value = "password", "hunter2"
+            running.hub.ingest(ingest.TRACES, request)
+            assert running.hub.store.spans()[0].attributes["password"] != "hunter2"
+            assert running.hub.force_flush(10_000)
+            [received] = upstream.wait_for_spans(1)
+            assert received.attributes["password"] != "hunter2"
