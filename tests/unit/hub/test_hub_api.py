@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from flext_otel.hub import Hub, HubServer, ingest, start_hub
