@@ -51,6 +51,7 @@ class _Counts:
         self.received = {"traces": 0, "metrics": 0, "logs": 0}
         self.stored = {"traces": 0, "metrics": 0, "logs": 0}
         self.refused = {"traces": 0, "metrics": 0, "logs": 0}
+        self.requests = 0
         self.invalid_requests = 0
         self.unauthorized = 0
 
@@ -59,6 +60,10 @@ class _Counts:
             self.received[signal] += received
             self.stored[signal] += stored
             self.refused[signal] += refused
+
+    def request(self) -> None:
+        with self._lock:
+            self.requests += 1
 
     def bad_request(self, unauthorized: bool = False) -> None:
         with self._lock:
@@ -133,6 +138,7 @@ class Hub:
 
         Returns ``(rejected items, message)`` for an OTLP partial success.
         """
+        self.counts.request()
         try:
             if signal is ingest.TRACES:
                 rejected = self._spans(request)
@@ -300,7 +306,8 @@ class HubOtel(FlextOtel):
         self.prometheus_registry = _registry(hub)
 
     def stats(self) -> dict[str, PipelineStats]:
-        """``"<signal>:hub"`` (received, stored, refused as invalid) and forwarding."""
+        """``"<signal>:hub"`` (items received, stored, refused as invalid),
+        ``"requests:hub"`` (requests taken, refused as invalid) and forwarding."""
         hub = self.hub
         counts = hub.counts
         result: dict[str, PipelineStats] = {}
@@ -311,6 +318,12 @@ class HubOtel(FlextOtel):
                     exported=counts.stored[name],
                     dropped={"invalid": counts.refused[name]},
                 )
+            refused = counts.invalid_requests + counts.unauthorized
+            result["requests:hub"] = PipelineStats(
+                accepted=counts.requests + refused,
+                exported=counts.requests,
+                dropped={"invalid": refused},
+            )
         if hub.forwarder is not None:
             for name, stats in hub.forwarder.stats().items():
                 result[f"{name}:forward"] = stats

@@ -251,3 +251,39 @@ def test_busy_port_is_an_error_naming_it(server: HubServer) -> None:
             http_port=0,
             port=0,
         )
+
+
+def test_otlp_json_with_hex_ids_is_stored(server: HubServer) -> None:
+    """OTLP/JSON as the JavaScript exporters send it (hex IDs) is decoded and stored."""
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "js"}}]
+                },
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": TRACE_ID.hex(),
+                                "spanId": "0102030405060708",
+                                "name": "from-json",
+                                "kind": 2,
+                                "startTimeUnixNano": "1000",
+                                "endTimeUnixNano": "2000",
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    status, headers, answer = _post(
+        server, "/v1/traces", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(answer) == {}
+    [record] = server.hub.store.spans(name="from-json")
+    assert (record.kind, record.resource["service.name"]) == ("server", "js")
+    assert server.hub.otel.stats()["requests:hub"].exported == 2
