@@ -172,7 +172,9 @@ class Hub:
                         fields = (*record[:9], clean, *record[10:])
                         record = tuple.__new__(SpanRecord, fields)  # noqa: PLW2901
                 add(record)
-            self.instances.count(resource, spans=len(records) + refused, invalid=refused)
+            self.instances.count(
+                resource, spans=len(records) + refused, invalid=refused, stored=len(records)
+            )
             self.counts.add("traces", len(records) + refused, len(records), refused)
             total_refused += refused
         return total_refused
@@ -186,7 +188,9 @@ class Hub:
                 if scrub is not None:
                     record = self._scrubbed_log(record, scrub)  # noqa: PLW2901
                 add(record)
-            self.instances.count(resource, logs=len(records) + refused, invalid=refused)
+            self.instances.count(
+                resource, logs=len(records) + refused, invalid=refused, stored=len(records)
+            )
             self.counts.add("logs", len(records) + refused, len(records), refused)
             total_refused += refused
         return total_refused
@@ -211,7 +215,12 @@ class Hub:
         total_refused = 0
         for (service, instance), points in by_instance.items():
             refused = self.merger.add(service, instance, points)
-            self.instances.count(resources[(service, instance)], metric_points=len(points))
+            self.instances.count(
+                resources[(service, instance)],
+                metric_points=len(points),
+                invalid=refused,
+                stored=len(points) - refused,
+            )
             self.counts.add("metrics", len(points), len(points) - refused, refused)
             total_refused += refused
         return total_refused

@@ -23,7 +23,9 @@ __all__ = ["InstanceStats", "Instances", "identify"]
 
 @dataclass(slots=True)
 class InstanceStats:
-    """What one instance sent, and when it was first and last heard of."""
+    """What one instance sent (spans, logs, metric points), how much of it was
+    refused as invalid and how much stored (or merged), and when it was first and
+    last heard of. Evictions and forwarding are counted per signal, hub-wide."""
 
     service: str
     instance: str
@@ -34,6 +36,7 @@ class InstanceStats:
     logs: int = 0
     metric_points: int = 0
     invalid: int = 0
+    stored: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The ``/api/instances`` row."""
@@ -47,6 +50,7 @@ class InstanceStats:
             "logs": self.logs,
             "metric_points": self.metric_points,
             "invalid": self.invalid,
+            "stored": self.stored,
         }
 
 
@@ -66,6 +70,7 @@ class Instances:
         logs: int = 0,
         metric_points: int = 0,
         invalid: int = 0,
+        stored: int = 0,
     ) -> tuple[str, str]:
         """Add to the counts of the resource's instance; returns ``(service, instance)``."""
         service, instance, pid = identify(resource)
@@ -82,6 +87,7 @@ class Instances:
             entry.logs += logs
             entry.metric_points += metric_points
             entry.invalid += invalid
+            entry.stored += stored
         return service, instance
 
     def rows(self, service: str | None = None, instance: str | None = None) -> list[InstanceStats]:
