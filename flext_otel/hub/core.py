@@ -136,7 +136,9 @@ class Hub:
     def ingest(self, signal: ingest.Signal, request: Any) -> tuple[int, str]:
         """Store, merge and forward one decoded export request.
 
-        Returns ``(rejected items, message)`` for an OTLP partial success.
+        Returns ``(rejected items, message)`` for an OTLP partial success; raises
+        :class:`~flext_otel.hub.ingest.IngestError` (counted as invalid) when the
+        request cannot be taken at all.
         """
         self.counts.request()
         try:
@@ -146,12 +148,12 @@ class Hub:
                 rejected = self._logs(request)
             else:
                 rejected = self._metrics(request)
-        except Exception:  # a decoding bug must not kill a receiver thread
+        except Exception as error:  # a decoding bug must not kill a receiver thread
             _logger.warning(
                 "flext-otel hub: cannot ingest a %s request", signal.name, exc_info=True
             )
             self.refuse()
-            return 0, "internal error"
+            raise ingest.IngestError(400, f"cannot ingest {signal.name}: {error!r}") from None
         if self.forwarder is not None:
             self.forwarder.offer(signal, request)
         if rejected:

@@ -88,15 +88,22 @@ class _OtlpHandler(BaseHTTPRequestHandler):
             )
         except ingest.IngestError as refused:
             hub.refuse()
-            if refused.status in (404, 411, 413):
-                self.close_connection = True  # the body may be unread
-            code = _GRPC_CODES.get(refused.status, 3)
-            self._answer(refused.status, ingest.status_body(code, str(refused), content_type))
+            self._refused(refused, content_type)
             return
-        rejected, message = hub.ingest(signal, request)
+        try:
+            rejected, message = hub.ingest(signal, request)
+        except ingest.IngestError as refused:  # already counted
+            self._refused(refused, content_type)
+            return
         self._answer(
             200, ingest.encode_response(signal, content_type, rejected, message), content_type
         )
+
+    def _refused(self, refused: ingest.IngestError, content_type: str) -> None:
+        if refused.status in (404, 411, 413):
+            self.close_connection = True  # the body may be unread
+        code = _GRPC_CODES.get(refused.status, 3)
+        self._answer(refused.status, ingest.status_body(code, str(refused), content_type))
 
     def _not_allowed(self) -> None:
         self.server.hub.refuse()
@@ -199,7 +206,10 @@ def _grpc_export(hub: Hub, signal: ingest.Signal) -> Any:
         except Exception as error:  # protobuf raises DecodeError and friends
             hub.refuse()
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot decode request: {error}")
-        rejected, message = hub.ingest(signal, request)
+        try:
+            rejected, message = hub.ingest(signal, request)
+        except ingest.IngestError as refused:  # already counted
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(refused))
         return ingest.encode_response(signal, "", rejected, message)
 
     return grpc.unary_unary_rpc_method_handler(export)
@@ -289,7 +299,7 @@ class HubServer:
         return [
             f"flext-otel hub: OTLP/gRPC  {self.grpc_url}",
             f"flext-otel hub: OTLP/HTTP  {self.http_url}",
-            f"flext-otel hub: UI         {self.ui_url}/",
+            f"flext-otel hub: UI         {self.ui_url}",
         ]
 
     def stop_receiving(self) -> None:

@@ -287,3 +287,19 @@ def test_otlp_json_with_hex_ids_is_stored(server: HubServer) -> None:
     [record] = server.hub.store.spans(name="from-json")
     assert (record.kind, record.resource["service.name"]) == ("server", "js")
     assert server.hub.otel.stats()["requests:hub"].exported == 2
+
+
+def test_a_request_that_cannot_be_ingested_is_400_not_a_silent_success(
+    server: HubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If storing fails unexpectedly the client hears 400, never a false 200."""
+
+    def broken(request: object) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(server.hub, "_spans", broken)
+    status, _, answer = _post(server, "/v1/traces", _request(b"\x09" * 8))
+    assert status == 400
+    assert "boom" in status_pb2.Status.FromString(answer).message
+    assert _invalid(server) == 1
+    monkeypatch.undo()
