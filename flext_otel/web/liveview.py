@@ -47,7 +47,6 @@ import json
 import logging
 import math
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -58,7 +57,7 @@ from urllib.parse import parse_qsl, unquote
 from flext_otel.pipeline.state import (
     current,
 )
-from flext_otel.support.resources import identify
+from flext_otel.web import owners
 
 if TYPE_CHECKING:
     from flext_otel.pipeline.sdk import (
@@ -386,7 +385,7 @@ def _api_traces(params: dict[str, str], otel: FlextOtel) -> Response:
         before = (int(match.group(1)), match.group(2) or "")
     needle = name.lower() if name is not None else None
     traces = []
-    for start, tid, members in _summaries(_owned(otel.store.spans(), params)):
+    for start, tid, members in _summaries(owners.owned(otel.store.spans(), params)):
         if before is not None and (start, tid) >= before:
             continue
         if needle is not None and not any(needle in s.name.lower() for s in members):
@@ -489,7 +488,7 @@ def _api_logs(params: dict[str, str], otel: FlextOtel) -> Response:
         )
     except (TypeError, ValueError) as exc:
         raise _BadRequest(str(exc)) from None
-    records = _owned(records, params)
+    records = owners.owned(records, params)
     records.reverse()  # newest first: the store keeps arrival order, newest last
     records.sort(key=lambda r: r.timestamp_ns, reverse=True)  # stable: ties keep that order
     already = 0
@@ -515,7 +514,7 @@ def _api_logs(params: dict[str, str], otel: FlextOtel) -> Response:
 def _api_metrics(params: dict[str, str], otel: FlextOtel) -> Response:
     name = params.get("name")
     instruments: dict[tuple[str, str, str], list[MetricPoint]] = {}
-    for point in _metric_points(otel, name, params):
+    for point in owners.metric_points(otel, name, params):
         instruments.setdefault((point.name, point.kind, point.unit), []).append(point)
     rows = []
     for (metric_name, kind, unit), points in sorted(instruments.items()):
@@ -552,72 +551,11 @@ def _api_unknown(params: dict[str, str], otel: FlextOtel) -> Response:
     )
 
 
-# -- service / instance filters and /api/instances (the hub serves many processes) --
-
-
-def _owner(params: Mapping[str, str]) -> tuple[str | None, str | None]:
-    return params.get("service"), params.get("instance")
-
-
-def _owned(records: list[Any], params: Mapping[str, str]) -> list[Any]:
-    """The records whose resource names the ``service`` / ``instance`` asked for."""
-    service, instance = _owner(params)
-    if service is None and instance is None:
-        return records
-    kept = []
-    for record in records:
-        owner_service, owner_instance, _ = identify(record.resource)
-        if (service is None or owner_service == service) and (
-            instance is None or owner_instance == instance
-        ):
-            kept.append(record)
-    return kept
-
-
-def _metric_points(otel: FlextOtel, name: str | None, params: Mapping[str, str]) -> list[Any]:
-    """Metric points of the service / instance asked for (a hub merges many)."""
-    service, instance = _owner(params)
-    per_owner = getattr(otel, "metric_points", None)
-    if callable(per_owner):
-        points = per_owner(service, instance)
-        return [p for p in points if name is None or p.name == name]
-    own_service, own_instance, _ = identify(otel.resource.attributes)
-    if service not in (None, own_service) or instance not in (None, own_instance):
-        return []
-    return otel.store.metrics(name)
-
-
-def _api_instances(params: dict[str, str], otel: FlextOtel) -> Response:
-    service, instance = _owner(params)
-    listed = getattr(otel, "instances", None)
-    if callable(listed):
-        rows = listed(service, instance)
-    else:  # in-process: this process is the one instance
-        own_service, own_instance, pid = identify(otel.resource.attributes)
-        stats = otel.store.stats()
-        rows = [
-            {
-                "service": own_service,
-                "instance": own_instance,
-                "pid": pid,
-                "first_seen": otel.created_at_ns,
-                "last_seen": time.time_ns(),
-                "spans": stats["spans"].accepted,
-                "logs": stats["logs"].accepted,
-                "metric_points": len(otel.store.metrics()),
-            }
-        ]
-        rows = [
-            r for r in rows if service in (None, r["service"]) and instance in (None, r["instance"])
-        ]
-    return _json(200, {"instances": rows, "count": len(rows)})
-
-
 _API_ROUTES: dict[str, Handler] = {
     "logs": _api_logs,
     "metrics": _api_metrics,
     "health": _api_health,
-    "instances": _api_instances,
+    "instances": lambda params, otel: _json(200, owners.instances(otel, params)),
 }
 
 __all__ = [

@@ -200,3 +200,26 @@ def test_secrets_are_scrubbed_in_the_store_and_upstream() -> None:
             assert running.hub.force_flush(10_000)
             [received] = upstream.wait_for_spans(1)
             assert received.attributes["password"] != "hunter2"
+
+
+def test_in_process_live_view_lists_its_own_process_as_the_instance() -> None:
+    """Without a hub, /api/instances lists this process and the filters select it."""
+    from flext_otel.testing import capture
+    from flext_otel.web import liveview
+
+    with capture(service_name="solo") as cap:
+        with cap.otel.tracer_provider.get_tracer("t").start_as_current_span("one"):
+            pass
+        instance = str(cap.otel.resource.attributes["service.instance.id"])
+        status, _, body = liveview.handle("GET", "/api/instances", "", cap.otel)
+        assert status == 200
+        [row] = json.loads(body)["instances"]
+        assert (row["service"], row["instance"], row["pid"], row["spans"]) == (
+            "solo",
+            instance,
+            os.getpid(),
+            1,
+        )
+        _, _, mine = liveview.handle("GET", "/api/traces", f"instance={instance}", cap.otel)
+        _, _, other = liveview.handle("GET", "/api/traces", "service=else", cap.otel)
+        assert (json.loads(mine)["count"], json.loads(other)["count"]) == (1, 0)
