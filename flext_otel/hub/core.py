@@ -386,7 +386,36 @@ def _registry(hub: Hub) -> Any:
             )
             collector.add_metrics_data(hub.merger.metrics_data())
             yield from collector.collect()
+            yield from _own_metrics(hub)
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Merged())
     return registry
+
+
+def _own_metrics(hub: Hub) -> Any:
+    """The hub's own counters: ``flext_hub_{received,stored,invalid}_total`` by signal,
+    ``flext_hub_forwarded_total`` / ``flext_hub_forward_dropped_total``, ``flext_hub_instances``."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    stats = hub.stats()
+    families = {
+        key: CounterMetricFamily(f"flext_hub_{key}", text, labels=["signal"])
+        for key, text in (
+            ("received", "Items received by the hub"),
+            ("stored", "Items stored (spans, logs) or merged (metric points)"),
+            ("invalid", "Items refused as malformed"),
+            ("forwarded", "Items forwarded upstream"),
+            ("forward_dropped", "Items that could not be forwarded, any reason"),
+        )
+    }
+    for signal_name, row in stats["signals"].items():
+        for key in ("received", "stored", "invalid"):
+            families[key].add_metric([signal_name], row[key])
+        if "forwarded" in row:
+            families["forwarded"].add_metric([signal_name], row["forwarded"])
+            families["forward_dropped"].add_metric([signal_name], row["dropped"])
+    yield from (family for family in families.values() if family.samples)
+    instances = GaugeMetricFamily("flext_hub_instances", "Instances that reported")
+    instances.add_metric([], len(stats["instances"]))
+    yield instances

@@ -102,6 +102,8 @@ def test_instances_filters_and_merged_metrics(server: HubServer) -> None:
     gauges = [line for line in text.splitlines() if line.startswith("queue_depth{")]
     assert len(gauges) == 2
     assert all("service_instance_id=" in line for line in gauges)
+    assert 'flext_hub_received_total{signal="traces"} 3.0' in text
+    assert "flext_hub_instances 2.0" in text
     health = _get(server, "/api/health")
     assert health["status"] == "healthy"
 
