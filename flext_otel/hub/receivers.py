@@ -24,6 +24,7 @@ serves requests on its own threads and only calls :meth:`Hub.ingest`.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
@@ -47,6 +48,9 @@ _GRPC_CODES = {400: 3, 401: 16, 404: 5, 405: 12, 411: 3, 413: 8, 415: 3, 500: 13
 _JOIN_TIMEOUT_S = 5.0
 _POLL_S = 0.05
 _CHUNK_LINE = 1024
+_DRAIN_FACTOR = 4
+"""After a 413, up to this many times the limit is read and dropped (lingering close)."""
+_LINGER_S = 2.0
 
 
 # --------------------------------------------------------------------------- OTLP/HTTP
@@ -64,21 +68,26 @@ class _OtlpHandler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.settimeout(30.0)
 
+    _unread = False
+    _linger = 0
+
     def do_POST(self) -> None:
         hub = self.server.hub
         content_type = self.headers.get("Content-Type", "")
         signal = ingest.SIGNAL_BY_PATH.get(self.path.split("?", 1)[0])
+        self._unread = False
+        self._linger = 0
         try:
+            # the body is read (or drained) first, so every answer keeps the connection
+            body = self._body(hub.max_body_bytes)
             if signal is None:
                 raise ingest.IngestError(404, f"no OTLP endpoint at {self.path[:200]}")
             headers = {k.lower(): v for k, v in self.headers.items()}
             if not hub.authorized(headers):
-                self.close_connection = True
                 self._answer(
                     401, ingest.status_body(16, "a valid API key is required", content_type)
                 )
                 return
-            body = self._body(hub.max_body_bytes)
             request = ingest.decode_body(
                 signal,
                 body,
@@ -100,10 +109,12 @@ class _OtlpHandler(BaseHTTPRequestHandler):
         )
 
     def _refused(self, refused: ingest.IngestError, content_type: str) -> None:
-        if refused.status in (404, 411, 413):
-            self.close_connection = True  # the body may be unread
+        if self._unread:
+            self.close_connection = True  # the rest of the body is still on the wire
         code = _GRPC_CODES.get(refused.status, 3)
         self._answer(refused.status, ingest.status_body(code, str(refused), content_type))
+        if self._linger:
+            self._drain_after_answer()
 
     def _not_allowed(self) -> None:
         self.server.hub.refuse()
@@ -128,11 +139,29 @@ class _OtlpHandler(BaseHTTPRequestHandler):
         if length < 0:
             raise ingest.IngestError(400, f"bad Content-Length {raw[:40]!r}")
         if length > limit:
+            self._unread = True
+            self._linger = min(length, _DRAIN_FACTOR * limit)
             raise ingest.IngestError(413, f"body of {length} bytes is over the {limit}-byte limit")
         body = self.rfile.read(length)
         if len(body) != length:
+            self._unread = True
             raise ingest.IngestError(400, "body shorter than Content-Length")
         return body
+
+    def _drain_after_answer(self) -> None:
+        """Lingering close: after answering 413, read (and drop) what the client still
+        sends for a short while, so its kernel does not reset the connection before the
+        client has read the answer. The connection is closed afterwards either way."""
+        remaining = self._linger
+        self._linger = 0
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.settimeout(_LINGER_S)
+            while remaining > 0:
+                chunk = self.rfile.read1(min(remaining, 65_536))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
 
     def _chunked(self, limit: int) -> bytes:
         parts: list[bytes] = []
@@ -142,20 +171,29 @@ class _OtlpHandler(BaseHTTPRequestHandler):
             try:
                 size = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
+                self._unread = True
                 raise ingest.IngestError(400, "malformed chunked body") from None
             if size < 0:
+                self._unread = True
                 raise ingest.IngestError(400, "malformed chunked body")
             if size == 0:
                 while self.rfile.readline(_CHUNK_LINE + 1) not in (b"\r\n", b"\n", b""):
                     pass  # trailers
+                if total > limit:
+                    raise ingest.IngestError(413, f"chunked body is over the {limit}-byte limit")
                 return b"".join(parts)
             total += size
-            if total > limit:
+            if total > _DRAIN_FACTOR * limit:
+                self._unread = True
                 raise ingest.IngestError(413, f"chunked body is over the {limit}-byte limit")
             chunk = self.rfile.read(size)
             if len(chunk) != size or self.rfile.readline(_CHUNK_LINE + 1).strip():
+                self._unread = True
                 raise ingest.IngestError(400, "truncated chunked body")
-            parts.append(chunk)
+            if total <= limit:
+                parts.append(chunk)
+            else:
+                parts.clear()  # over the limit: drained to the end, then refused
 
     def _answer(
         self,

@@ -303,3 +303,31 @@ def test_a_request_that_cannot_be_ingested_is_400_not_a_silent_success(
     assert "boom" in status_pb2.Status.FromString(answer).message
     assert _invalid(server) == 1
     monkeypatch.undo()
+
+
+def test_a_client_sending_a_whole_oversized_body_reads_the_413(server: HubServer) -> None:
+    """A client that writes all of a 21 MiB body still gets the 413, not a reset."""
+    status, _, answer = _post(server, "/v1/traces", b"\0" * (MAX_BODY_BYTES + 1024 * 1024))
+    assert status == 413
+    assert "limit" in status_pb2.Status.FromString(answer).message
+    assert _invalid(server) == 1
+
+
+def test_refusals_with_a_body_keep_the_connection_usable() -> None:
+    """After a 401 or a 404 the same keep-alive connection serves the next request."""
+    hub = Hub(resolve_options(install_globals=False), api_key="k")
+    with start_hub(hub, grpc_port=0, http_port=0, port=0) as running:
+        conn = http.client.HTTPConnection("127.0.0.1", running.http_port, timeout=10)
+        body = _request(b"\x0a" * 8)
+        protobuf = {"Content-Type": "application/x-protobuf"}
+        for path, headers, expected in (
+            ("/v1/traces", protobuf, 401),
+            ("/v1/nowhere", {**protobuf, "Authorization": "Bearer k"}, 404),
+            ("/v1/traces", {**protobuf, "Authorization": "Bearer k"}, 200),
+        ):
+            conn.request("POST", path, body=body, headers=headers)
+            answer = conn.getresponse()
+            answer.read()
+            assert answer.status == expected
+        conn.close()
+        assert len(running.hub.store.spans()) == 1
