@@ -13,8 +13,11 @@
   deflate, with a ``Content-Length`` or chunked; the size limit applies to the
   bytes on the wire and to the decoded bytes. Refusals answer an OTLP
   ``Status`` body: 400 (garbage), 401 (API key), 404 (path), 405 (method),
-  411/413 (size), 415 (type or encoding); items with malformed IDs get a
-  partial-success answer. Every refusal is counted as ``invalid``.
+  413 (size), 415 (type or encoding); items with malformed IDs get a
+  partial-success answer. Every refusal is counted as ``invalid`` (a missing
+  API key as ``unauthorized``). The body is read before any refusal so a
+  keep-alive connection survives it; after a 413 the connection lingers a
+  moment (reading and dropping) so the client reads the answer, then closes.
 * **UI, ``/api/*``, ``/metrics``, ``/health``, ``/ready``**: ``serve_http`` over
   the hub's :class:`~flext_otel.hub.core.HubOtel`.
 
