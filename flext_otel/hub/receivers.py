@@ -5,8 +5,8 @@
 
 * **OTLP/gRPC** (grpcio): the three ``Export`` methods take raw bytes so every
   refusal is ours to count: a malformed message is ``INVALID_ARGUMENT``, a
-  missing API key ``UNAUTHENTICATED``, a message over the limit
-  ``RESOURCE_EXHAUSTED`` (grpcio's own check); gzip is grpcio's.
+  missing API key ``UNAUTHENTICATED``, a message over the limit (decoded
+  size) ``RESOURCE_EXHAUSTED``; gzip is grpcio's.
 * **OTLP/HTTP** on flext's connection-tracking server
   (:class:`~flext_otel.web.server.TrackingHTTPServer`): ``POST /v1/traces``,
   ``/v1/metrics``, ``/v1/logs`` with protobuf or JSON bodies, identity/gzip/
@@ -241,6 +241,12 @@ def _grpc_export(hub: Hub, signal: ingest.Signal) -> Any:
         headers = {k.lower(): v for k, v in context.invocation_metadata()}
         if not hub.authorized(headers):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "a valid API key is required")
+        if len(raw) > hub.max_body_bytes:
+            hub.refuse()
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"message of {len(raw)} bytes is over the {hub.max_body_bytes}-byte limit",
+            )
         request = signal.request_type()
         try:
             request.ParseFromString(raw)
@@ -263,7 +269,9 @@ class _GrpcReceiver:
             self._executor,
             options=[
                 ("grpc.so_reuseport", 0),  # a busy port must be an error, not shared
-                ("grpc.max_receive_message_length", hub.max_body_bytes),
+                # up to 4x is received, measured and refused (and counted) by us;
+                # beyond that grpcio refuses it on its own
+                ("grpc.max_receive_message_length", _DRAIN_FACTOR * hub.max_body_bytes),
             ],
         )
         self._server.add_generic_rpc_handlers(

@@ -212,8 +212,12 @@ def test_grpc_message_over_the_limit_is_resource_exhausted() -> None:
     ):
         export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
         with pytest.raises(grpc.RpcError) as failure:
-            export(b"\x0a" + b"x" * 4096, timeout=10)
+            export(b"\x0a" + b"x" * 2048, timeout=10)
         assert failure.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert running.hub.stats()["invalid"] == 1
+        with pytest.raises(grpc.RpcError) as beyond:
+            export(b"\x0a" + b"x" * 8192, timeout=10)  # grpcio's own limit
+        assert beyond.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 def test_api_key_is_required_when_set() -> None:
