@@ -51,7 +51,8 @@ _EXPORTER_OPTION = {
 
 
 class _OtlpSender:
-    """Sends batches of ``(group, scope_group, item)`` as one OTLP export request."""
+    """Sends batches of ``(group, scope_group, item)`` (metrics: ``(group, scope_group,
+    metric, data_point)``) as one OTLP export request."""
 
     def __init__(self, signal: ingest.Signal, options: OtlpOptions, scrub: Scrub | None) -> None:
         self._signal = signal
@@ -60,12 +61,13 @@ class _OtlpSender:
         self._stub: Any = None
         self._channel: Any = None
 
-    def _request(self, batch: Sequence[tuple[Any, Any, Any]]) -> Any:
+    def _request(self, batch: Sequence[tuple[Any, ...]]) -> Any:
         group_field, scope_field, item_field = _GROUPS[self._signal.name]
         request = self._signal.request_type()
         groups: dict[int, Any] = {}
         scopes: dict[tuple[int, int], Any] = {}
-        for group, scope_group, item in batch:
+        metrics: dict[int, Any] = {}
+        for group, scope_group, item, *point in batch:
             out_group = groups.get(id(group))
             if out_group is None:
                 out_group = groups[id(group)] = getattr(request, group_field).add()
@@ -77,13 +79,22 @@ class _OtlpSender:
                 out_scope = scopes[key] = getattr(out_group, scope_field).add()
                 out_scope.scope.CopyFrom(scope_group.scope)
                 out_scope.schema_url = scope_group.schema_url
+            if point:  # a metric's data point: one metric message per original metric
+                out_metric = metrics.get(id(item))
+                which = item.WhichOneof("data")
+                if out_metric is None:
+                    out_metric = metrics[id(item)] = out_scope.metrics.add()
+                    out_metric.CopyFrom(item)
+                    getattr(out_metric, which).ClearField("data_points")
+                getattr(out_metric, which).data_points.append(point[0])
+                continue
             items = getattr(out_scope, item_field)
             items.append(item)
-            if self._scrub is not None and self._signal.name != "metrics":
+            if self._scrub is not None:
                 _scrub_pairs(self._scrub, items[len(items) - 1].attributes)
         return request
 
-    def export(self, batch: Sequence[tuple[Any, Any, Any]], /) -> bool:
+    def export(self, batch: Sequence[tuple[Any, ...]], /) -> bool:
         request = self._request(batch)
         opts = self._options
         timeout_s = opts.timeout_ms / 1000.0
@@ -202,7 +213,13 @@ class Forwarder:
         for group in getattr(request, group_field):
             for scope_group in getattr(group, scope_field):
                 for item in getattr(scope_group, item_field):
-                    core.offer((group, scope_group, item))
+                    if signal is ingest.METRICS:  # counted per data point, like ingest
+                        which = item.WhichOneof("data")
+                        if which is not None:
+                            for point in getattr(item, which).data_points:
+                                core.offer((group, scope_group, item, point))
+                    else:
+                        core.offer((group, scope_group, item))
 
     def stats(self) -> dict[str, PipelineStats]:
         """Accepted, exported and dropped (by reason) per forwarded signal."""

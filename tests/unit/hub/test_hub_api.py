@@ -137,8 +137,10 @@ def test_everything_received_is_forwarded(protocol: str) -> None:
             assert {s.resource["service.name"] for s in spans} == {"fwd"}
             upstream.wait_for_logs(1)
             upstream.wait_for_metrics(1, name="jobs_total")
-            forwarded = running.hub.stats()["signals"]["traces"]
-            assert (forwarded["forwarded"], forwarded["dropped"]) == (5, 0)
+            forwarded = running.hub.stats()["signals"]
+            assert (forwarded["traces"]["forwarded"], forwarded["traces"]["dropped"]) == (5, 0)
+            metrics = forwarded["metrics"]
+            assert metrics["forwarded"] == metrics["received"] > 0
         assert running.hub.lost() == 0
 
 
