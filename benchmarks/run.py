@@ -71,6 +71,7 @@ CASES: dict[str, Case] = {
     "store": _in_process("bench_store", "store"),
     "metrics": _in_process("bench_metrics", "metric_path"),
     "metrics-peers": _subprocess("metrics-peers"),
+    "ingest": _subprocess("ingest"),
 }
 
 #: What a ``--child`` interpreter can run.
@@ -82,6 +83,7 @@ TASKS: dict[str, Case] = {
     "memory-inmemory": _in_process("memory", "in_memory_bytes_child"),
     "store": _in_process("bench_store", "store_child"),
     "metrics-peers": _in_process("bench_metrics", "metric_peers"),
+    "ingest": _in_process("ingest", "ingest"),
 }
 
 

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from hypothesis import settings
 from prometheus_server import PrometheusServer
+
+# Property tests assert behaviour, not speed: no per-example deadline (a loaded 2-core
+# machine stretches single examples past hypothesis's default 200 ms).
+settings.register_profile("flext", deadline=None)
+settings.load_profile("flext")
 
 REQUIRE_BACKENDS_ENV = "FLEXT_OTEL_REQUIRE_BACKENDS"
 PROMETHEUS_BIN = os.environ.get("PROMETHEUS_BIN", "/usr/bin/prometheus")

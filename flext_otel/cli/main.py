@@ -1,4 +1,6 @@
-"""``flext-otel`` command line: ``demo`` (the main job) and ``check``.
+"""``flext-otel`` command line: ``demo`` (the main job), ``check``, ``serve`` and ``run``.
+
+``serve`` and ``run`` (the hub) live in :mod:`flext_otel.cli.hub`.
 
 ``flext-otel demo`` configures flext-otel on the embedded in-memory default, runs a
 small order-processing workload for about two seconds, prints a few traces as
@@ -426,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="seconds to wait for each endpoint (default 2)",
     )
+    from flext_otel.cli.hub import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -437,6 +442,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args, sys.stdout)
+        if args.command in ("serve", "run"):
+            from flext_otel.cli.hub import run_hub_command
+
+            return run_hub_command(args)
         return _check(args, sys.stdout)
     except ConfigError as exc:
         sys.stderr.write(f"flext-otel: configuration error: {exc}\n")

@@ -52,6 +52,7 @@ from opentelemetry.sdk.metrics import _Gauge as SdkGauge
 # Waits for: a public Measurement type in the SDK (the spec's MeasurementProcessor
 # proposal would give one to measurement hooks).
 from opentelemetry.sdk.metrics._internal.measurement import Measurement
+from opentelemetry.sdk.metrics.export import AggregationTemporality
 from opentelemetry.sdk.metrics.view import DefaultAggregation
 
 _logger = logging.getLogger("flext_otel")
@@ -150,7 +151,13 @@ def bound_aggregation(
         if not matches or len(matches) != 1:
             return None
         match = matches[0]
-        if match._reset_on_collect or match._view._attribute_keys is not None:
+        reset = getattr(match, "_reset_on_collect", None)
+        if reset is None:  # opentelemetry-sdk 1.45.1: read the reader's temporality
+            reset = any(
+                temporality is not AggregationTemporality.CUMULATIVE
+                for temporality in reader._instrument_class_temporality.values()
+            )
+        if reset or match._view._attribute_keys is not None:
             return None
         aggregation = match._attributes_aggregation.get(_hash_attributes(attributes))
     except Exception:  # another SDK layout: stay on the public path

@@ -13,14 +13,11 @@ Nothing binds a port or starts a thread until ``start()`` (or ``with``).
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import select
 import socket
 import threading
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -32,21 +29,18 @@ try:
     import grpc
 
     # protobuf ships no type hints; the stubs (types-protobuf) may or may not be installed
-    from google.protobuf import json_format  # type: ignore[import-untyped,unused-ignore]
     from google.protobuf.message import Message  # type: ignore[import-untyped,unused-ignore]
-    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-    from opentelemetry.proto.collector.metrics.v1 import (
-        metrics_service_pb2,
-        metrics_service_pb2_grpc,
-    )
-    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-    from opentelemetry.proto.common.v1 import common_pb2
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 except ImportError as exc:
     raise ImportError(
         "flext_otel.testing.OtlpReceiver needs grpcio and opentelemetry-proto: "
         "pip install 'flext-otel[test]'"
     ) from exc
 
+from flext_otel.hub import ingest
+from flext_otel.hub.ingest import ReceivedLog, ReceivedMetricPoint, ReceivedSpan
 from flext_otel.web.server import TrackingHTTPServer
 
 __all__ = [
@@ -57,227 +51,16 @@ __all__ = [
 ]
 
 Protocol = Literal["grpc", "http"]
-MetricKind = Literal["sum", "gauge", "histogram", "exponential_histogram", "summary"]
 
 _MAX_BODY_BYTES = 64 * 1024 * 1024
 _GRPC_STOP_GRACE_S = 1.0
 _JOIN_TIMEOUT_S = 5.0
 _HTTP_POLL_INTERVAL_S = 0.05
-_ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
 
 _T = TypeVar("_T")
 
 
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True, slots=True)
-class ReceivedSpan:
-    """One span as it arrived. ``kind`` and ``status_code`` are the OTLP enum values
-    (kind: 1 internal, 2 server, 3 client, 4 producer, 5 consumer; status: 0 unset,
-    1 ok, 2 error). IDs are lowercase hex; ``parent_span_id`` is ``None`` for roots."""
-
-    name: str
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    kind: int
-    start_time_ns: int
-    end_time_ns: int
-    status_code: int
-    status_message: str
-    attributes: dict[str, Any]
-    events: tuple[tuple[str, int, dict[str, Any]], ...]
-    resource: dict[str, Any]
-    scope: str
-    links: tuple[tuple[str, str, dict[str, Any]], ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ReceivedLog:
-    """One log record as it arrived; IDs are lowercase hex or ``None`` when unset."""
-
-    body: Any
-    severity_number: int
-    severity_text: str
-    attributes: dict[str, Any]
-    trace_id: str | None
-    span_id: str | None
-    event_name: str | None
-    timestamp_ns: int
-    resource: dict[str, Any]
-    scope: str
-    observed_timestamp_ns: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ReceivedMetricPoint:
-    """One data point of one metric. ``value`` is set for sums and gauges; ``count``,
-    ``sum`` (and ``min``/``max`` when sent) for histograms and summaries;
-    ``bucket_counts``/``explicit_bounds`` for histograms (for exponential histograms
-    ``bucket_counts`` holds the positive buckets). ``is_monotonic`` is set for sums."""
-
-    name: str
-    kind: MetricKind
-    unit: str
-    attributes: dict[str, Any]
-    value: float | int | None
-    count: int | None
-    sum: float | None
-    bucket_counts: tuple[int, ...]
-    explicit_bounds: tuple[float, ...]
-    is_monotonic: bool | None
-    time_ns: int
-    resource: dict[str, Any]
-    scope: str
-    min: float | None = None
-    max: float | None = None
-
-
 # --------------------------------------------------------------------------- decoding
-
-
-def _hex_or_none(raw: bytes) -> str | None:
-    return raw.hex() if raw and any(raw) else None
-
-
-def _any_value(value: common_pb2.AnyValue) -> Any:
-    """Convert an OTLP ``AnyValue`` into the matching Python value."""
-    which = value.WhichOneof("value")
-    if which == "string_value":
-        return value.string_value
-    if which == "bool_value":
-        return value.bool_value
-    if which == "int_value":
-        return value.int_value
-    if which == "double_value":
-        return value.double_value
-    if which == "array_value":
-        return tuple(_any_value(item) for item in value.array_value.values)
-    if which == "kvlist_value":
-        return _attributes(value.kvlist_value.values)
-    if which == "bytes_value":
-        return bytes(value.bytes_value)
-    return None
-
-
-def _attributes(pairs: Iterable[common_pb2.KeyValue]) -> dict[str, Any]:
-    return {pair.key: _any_value(pair.value) for pair in pairs}
-
-
-def _decode_spans(request: trace_service_pb2.ExportTraceServiceRequest) -> list[ReceivedSpan]:
-    spans: list[ReceivedSpan] = []
-    for resource_spans in request.resource_spans:
-        resource = _attributes(resource_spans.resource.attributes)
-        for scope_spans in resource_spans.scope_spans:
-            scope = scope_spans.scope.name
-            for span in scope_spans.spans:
-                spans.append(
-                    ReceivedSpan(
-                        name=span.name,
-                        trace_id=span.trace_id.hex(),
-                        span_id=span.span_id.hex(),
-                        parent_span_id=_hex_or_none(span.parent_span_id),
-                        kind=int(span.kind),
-                        start_time_ns=span.start_time_unix_nano,
-                        end_time_ns=span.end_time_unix_nano,
-                        status_code=int(span.status.code),
-                        status_message=span.status.message,
-                        attributes=_attributes(span.attributes),
-                        events=tuple(
-                            (event.name, event.time_unix_nano, _attributes(event.attributes))
-                            for event in span.events
-                        ),
-                        resource=resource,
-                        scope=scope,
-                        links=tuple(
-                            (link.trace_id.hex(), link.span_id.hex(), _attributes(link.attributes))
-                            for link in span.links
-                        ),
-                    )
-                )
-    return spans
-
-
-def _decode_logs(request: logs_service_pb2.ExportLogsServiceRequest) -> list[ReceivedLog]:
-    logs: list[ReceivedLog] = []
-    for resource_logs in request.resource_logs:
-        resource = _attributes(resource_logs.resource.attributes)
-        for scope_logs in resource_logs.scope_logs:
-            scope = scope_logs.scope.name
-            for record in scope_logs.log_records:
-                event_name: str = getattr(record, "event_name", "")
-                logs.append(
-                    ReceivedLog(
-                        body=_any_value(record.body) if record.HasField("body") else None,
-                        severity_number=int(record.severity_number),
-                        severity_text=record.severity_text,
-                        attributes=_attributes(record.attributes),
-                        trace_id=_hex_or_none(record.trace_id),
-                        span_id=_hex_or_none(record.span_id),
-                        event_name=event_name or None,
-                        timestamp_ns=record.time_unix_nano,
-                        resource=resource,
-                        scope=scope,
-                        observed_timestamp_ns=record.observed_time_unix_nano,
-                    )
-                )
-    return logs
-
-
-def _metric_point(metric: Any, which: str, point: Any, **shared: Any) -> ReceivedMetricPoint:
-    """Flatten one data point; ``which`` is the metric's ``data`` oneof."""
-    value: float | int | None = None
-    count: int | None = None
-    total: float | None = None
-    buckets: tuple[int, ...] = ()
-    bounds: tuple[float, ...] = ()
-    if which in ("sum", "gauge"):
-        number = point.WhichOneof("value")
-        value = float(point.as_double) if number == "as_double" else int(point.as_int)
-    else:
-        count = int(point.count)
-        total = float(point.sum) if which == "summary" or point.HasField("sum") else None
-    if which == "histogram":
-        buckets, bounds = tuple(point.bucket_counts), tuple(point.explicit_bounds)
-    elif which == "exponential_histogram":
-        buckets = tuple(point.positive.bucket_counts)
-    extremes = which in ("histogram", "exponential_histogram")
-    return ReceivedMetricPoint(
-        name=metric.name,
-        kind=which,  # type: ignore[arg-type]  # the data oneof names are the kinds
-        unit=metric.unit,
-        attributes=_attributes(point.attributes),
-        value=value,
-        count=count,
-        sum=total,
-        bucket_counts=buckets,
-        explicit_bounds=bounds,
-        is_monotonic=bool(metric.sum.is_monotonic) if which == "sum" else None,
-        time_ns=int(point.time_unix_nano),
-        min=float(point.min) if extremes and point.HasField("min") else None,
-        max=float(point.max) if extremes and point.HasField("max") else None,
-        **shared,
-    )
-
-
-def _decode_metrics(
-    request: metrics_service_pb2.ExportMetricsServiceRequest,
-) -> list[ReceivedMetricPoint]:
-    points: list[ReceivedMetricPoint] = []
-    for resource_metrics in request.resource_metrics:
-        resource = _attributes(resource_metrics.resource.attributes)
-        for scope_metrics in resource_metrics.scope_metrics:
-            scope = scope_metrics.scope.name
-            for metric in scope_metrics.metrics:
-                which = metric.WhichOneof("data")
-                if which is None:
-                    continue
-                points.extend(
-                    _metric_point(metric, which, point, resource=resource, scope=scope)
-                    for point in getattr(metric, which).data_points
-                )
-    return points
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,29 +68,17 @@ class _Signal:
     """How one OTLP signal is parsed, answered and decoded."""
 
     name: Literal["traces", "metrics", "logs"]
-    request_type: type[Message]
-    response_type: type[Message]
+    ingest: ingest.Signal
     decode: Callable[[Any], list[Any]]
 
+    @property
+    def response_type(self) -> type[Message]:
+        return self.ingest.response_type
 
-_TRACES = _Signal(
-    "traces",
-    trace_service_pb2.ExportTraceServiceRequest,
-    trace_service_pb2.ExportTraceServiceResponse,
-    _decode_spans,
-)
-_METRICS = _Signal(
-    "metrics",
-    metrics_service_pb2.ExportMetricsServiceRequest,
-    metrics_service_pb2.ExportMetricsServiceResponse,
-    _decode_metrics,
-)
-_LOGS = _Signal(
-    "logs",
-    logs_service_pb2.ExportLogsServiceRequest,
-    logs_service_pb2.ExportLogsServiceResponse,
-    _decode_logs,
-)
+
+_TRACES = _Signal("traces", ingest.TRACES, ingest.received_spans)
+_METRICS = _Signal("metrics", ingest.METRICS, ingest.metric_points)
+_LOGS = _Signal("logs", ingest.LOGS, ingest.received_logs)
 _HTTP_PATHS = {"/v1/traces": _TRACES, "/v1/metrics": _METRICS, "/v1/logs": _LOGS}
 
 
@@ -379,67 +150,11 @@ class _BadRequest(Exception):
         self.status = status
 
 
-def _decompress(body: bytes, encoding: str) -> bytes:
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    if encoding == "gzip":
-        candidates = [16 + zlib.MAX_WBITS]
-    elif encoding == "deflate":
-        candidates = [zlib.MAX_WBITS, -zlib.MAX_WBITS]  # zlib-wrapped, then raw deflate
-    else:
-        raise _BadRequest(415, f"unsupported Content-Encoding {encoding!r}")
-    for wbits in candidates:
-        inflater = zlib.decompressobj(wbits)
-        try:
-            data = inflater.decompress(body, _MAX_BODY_BYTES + 1)
-        except zlib.error:
-            continue
-        if len(data) > _MAX_BODY_BYTES or inflater.unconsumed_tail:
-            raise _BadRequest(413, "decompressed body too large")
-        if not inflater.eof:
-            continue
-        return data
-    raise _BadRequest(400, f"body is not valid {encoding} data")
-
-
-def _hex_ids_to_base64(node: Any) -> Any:
-    """OTLP/JSON writes IDs as hex; protobuf's JSON mapping expects base64 bytes."""
-    if isinstance(node, dict):
-        return {
-            key: (
-                base64.b64encode(bytes.fromhex(value)).decode("ascii")
-                if key in _ID_KEYS and isinstance(value, str)
-                else _hex_ids_to_base64(value)
-            )
-            for key, value in node.items()
-        }
-    if isinstance(node, list):
-        return [_hex_ids_to_base64(item) for item in node]
-    return node
-
-
-def _parse_body(signal: _Signal, body: bytes, content_type: str) -> Message:
-    request = signal.request_type()
-    media_type = content_type.split(";", 1)[0].strip().lower()
+def _parse_body(signal: _Signal, body: bytes, content_type: str, encoding: str) -> Message:
     try:
-        if media_type == "application/json":
-            json_format.ParseDict(
-                _hex_ids_to_base64(json.loads(body)), request, ignore_unknown_fields=True
-            )
-        elif media_type in ("application/x-protobuf", "application/protobuf", ""):
-            request.ParseFromString(body)
-        else:
-            raise _BadRequest(415, f"unsupported Content-Type {content_type!r}")
-    except _BadRequest:
-        raise
-    except Exception as error:  # protobuf/JSON decoders raise several unrelated types
-        raise _BadRequest(400, f"cannot decode {signal.name} request: {error}") from error
-    return request
-
-
-def _is_json(content_type: str) -> bool:
-    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+        return ingest.decode_body(signal.ingest, body, content_type, encoding, _MAX_BODY_BYTES)
+    except ingest.IngestError as refused:
+        raise _BadRequest(refused.status, str(refused)) from None
 
 
 # --------------------------------------------------------------------------- HTTP server
@@ -864,8 +579,8 @@ class OtlpReceiver:
             failure = self._failure_status()
             if failure is not None:
                 raise _BadRequest(_http_status(failure), f"injected failure {failure}")
-            data = _decompress(body, handler.headers.get("Content-Encoding", ""))
-            request = _parse_body(signal, data, content_type)
+            encoding = handler.headers.get("Content-Encoding", "")
+            request = _parse_body(signal, body, content_type, encoding)
             if _client_gone(handler.connection):
                 self._reject()
                 handler.close_connection = True
@@ -880,11 +595,7 @@ class OtlpReceiver:
             handler.close_connection = True
             handler.send_plain(500, f"cannot process request: {error}")
             return
-        response = signal.response_type()
-        if _is_json(content_type):
-            payload = json_format.MessageToJson(response).encode("utf-8")
-        else:
-            payload = response.SerializeToString()
+        payload = ingest.encode_response(signal.ingest, content_type)
         handler.send_response(200)
         handler.send_header("Content-Type", content_type or "application/x-protobuf")
         handler.send_header("Content-Length", str(len(payload)))

@@ -15,7 +15,13 @@ route                       answer
 ``/api/logs``               log records, newest first
 ``/api/metrics``            each instrument with its latest points
 ``/api/health``             health, components, pipeline counters, store buffers
+``/api/instances``          the processes that sent telemetry, with counts
 ==========================  ==================================================
+
+``/api/traces``, ``/api/logs`` and ``/api/metrics`` also take ``service`` and
+``instance`` (a resource's ``service.name`` and ``service.instance.id``): only
+records sent by that service or process. In the hub (``flext-otel serve``)
+``/api/instances`` lists every instance that reported; in-process, the process.
 
 List routes take ``limit`` (default 100, at most 1,000: larger values are
 capped) and ``before``: either a time in nanoseconds since the epoch (only older
@@ -52,6 +58,7 @@ from urllib.parse import parse_qsl, unquote
 from flext_otel.pipeline.state import (
     current,
 )
+from flext_otel.web import owners
 
 if TYPE_CHECKING:
     from flext_otel.pipeline.sdk import (
@@ -363,7 +370,8 @@ def trace_summary(members: Sequence[SpanRecord]) -> dict[str, Any]:
 
 
 def _trace_filter(params: Mapping[str, str]) -> TraceFilter | None:
-    """The trace-list filters (``name``, ``status``, ``correlation_id``) as one predicate."""
+    """The trace-list filters (``name``, ``status``, ``correlation_id``, ``service``,
+    ``instance``) as one predicate."""
     name = params.get("name")
     status = params.get("status")
     if status not in (None, "error", "ok"):
@@ -378,6 +386,9 @@ def _trace_filter(params: Mapping[str, str]) -> TraceFilter | None:
         tests.append(lambda t: t.error == want_error)
     if correlation is not None:
         tests.append(lambda t: any(s.correlation_id == correlation for s in t.spans))
+    owner = owners.owner_test(params)
+    if owner is not None:  # a trace belongs to every process that sent one of its spans
+        tests.append(lambda t: any(owner(s.resource) for s in t.spans))
     if not tests:
         return None
     return lambda trace: all(test(trace) for test in tests)
@@ -495,6 +506,7 @@ def _api_logs(params: dict[str, str], otel: FlextOtel) -> Response:
         )
     except (TypeError, ValueError) as exc:
         raise _BadRequest(str(exc)) from None
+    records = owners.owned(records, params)
     records.reverse()  # newest first: the store keeps arrival order, newest last
     records.sort(key=lambda r: r.timestamp_ns, reverse=True)  # stable: ties keep that order
     already = 0
@@ -520,7 +532,7 @@ def _api_logs(params: dict[str, str], otel: FlextOtel) -> Response:
 def _api_metrics(params: dict[str, str], otel: FlextOtel) -> Response:
     name = params.get("name")
     instruments: dict[tuple[str, str, str], list[MetricPoint]] = {}
-    for point in otel.store.metrics(name):
+    for point in owners.metric_points(otel, name, params):
         instruments.setdefault((point.name, point.kind, point.unit), []).append(point)
     rows = []
     for (metric_name, kind, unit), points in sorted(instruments.items()):
@@ -551,13 +563,17 @@ def _api_health(params: dict[str, str], otel: FlextOtel) -> Response:
 
 
 def _api_unknown(params: dict[str, str], otel: FlextOtel) -> Response:
-    return _error(404, "no such API route (try /api/traces, /api/logs, /api/metrics, /api/health)")
+    return _error(
+        404,
+        "no such API route (try /api/traces, /api/logs, /api/metrics, /api/health, /api/instances)",
+    )
 
 
 _API_ROUTES: dict[str, Handler] = {
     "logs": _api_logs,
     "metrics": _api_metrics,
     "health": _api_health,
+    "instances": lambda params, otel: _json(200, owners.instances(otel, params)),
 }
 
 __all__ = [

@@ -613,6 +613,42 @@
     };
   }
 
+  // -- instances: every process that sent telemetry (the hub shows many) ------------------
+  function instancesView() {
+    const list = h("div");
+    const root = h("section", { class: "view" },
+      h("div", { class: "view-head" }, h("h1", null, "Instances")), list);
+    return {
+      tab: "instances",
+      root,
+      load: () => api("/api/instances"),
+      render(data) {
+        if (data.instances.length === 0) {
+          fill(list, h("p", { class: "empty" }, "No instance has reported yet."));
+          return;
+        }
+        const now = Date.now() * 1e6;
+        fill(list, h("table", { class: "grid compact" },
+          h("thead", null, h("tr", null,
+            ["Service", "Instance", "PID", "First seen", "Last seen", "Spans", "Logs", "Metric points"]
+              .map((name, i) => h("th", { class: i > 1 ? "num" : null }, name)))),
+          h("tbody", null, data.instances.map((row) => {
+            const alive = now - Number(row.last_seen) < 15e9;
+            return h("tr", { "data-instance": row.instance },
+              h("td", { class: "name" }, row.service),
+              h("td", { class: "mono", title: row.instance }, row.instance, " ",
+                alive ? badge("alive", "good") : badge("silent", "muted")),
+              h("td", { class: "num mono" }, row.pid === null ? "–" : String(row.pid)),
+              h("td", { class: "num mono" }, fmtClock(row.first_seen)),
+              h("td", { class: "num mono" }, fmtClock(row.last_seen)),
+              h("td", { class: "num" }, fmtNumber(row.spans)),
+              h("td", { class: "num" }, fmtNumber(row.logs)),
+              h("td", { class: "num" }, fmtNumber(row.metric_points)));
+          }))));
+      },
+    };
+  }
+
   // -- routing and polling ----------------------------------------------------------------
   function parseHash() {
     const raw = window.location.hash.replace(/^#/, "") || "/traces";
@@ -636,6 +672,7 @@
     else if (parts[0] === "logs") view = logsView(params);
     else if (parts[0] === "metrics") view = metricsView();
     else if (parts[0] === "health") view = healthView();
+    else if (parts[0] === "instances") view = instancesView();
     else view = tracesView();
     for (const tab of document.querySelectorAll("[data-tab]")) {
       if (tab.dataset.tab === view.tab) tab.setAttribute("aria-current", "page");
