@@ -31,6 +31,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry.sdk.metrics import (
@@ -144,6 +145,14 @@ class _OverflowCountingAggregation(Aggregation):
         return created
 
 
+def _unchanged(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
+    return attributes
+
+
+def _always_clean(attributes: Mapping[str, Any]) -> bool:
+    return True
+
+
 class CardinalityGuard:
     """Cardinality limits (global and per instrument), overflow warnings and counts."""
 
@@ -173,6 +182,39 @@ class CardinalityGuard:
             View(instrument_name=name, aggregation_cardinality_limit=limit)  # type: ignore[call-arg,unused-ignore]  # sdk >= 1.45.2
             for name, limit in sorted(self.per_instrument.items())
         ]
+
+    def fold(self) -> Callable[[Any, Mapping[str, Any] | None], Any] | None:
+        """On an SDK without cardinality limits (before 1.45.2), the limits enforced
+        before aggregation: an instrument's attribute sets beyond its limit become the
+        one ``otel.metric.overflow=true`` set, as the SDK itself does from 1.45.2 on
+        (and counted by the same overflow aggregation). None where the SDK has limits.
+
+        Threading: called on the recording thread; one short lock per new set.
+        """
+        if SDK_HAS_CARDINALITY_LIMITS:
+            return None
+        seen: dict[str, set[Any]] = {}
+        lock = threading.Lock()
+        limits = self.per_instrument
+        default = self.limit
+        overflow = MappingProxyType({OVERFLOW_ATTRIBUTE: True})
+
+        def fold(instrument: Any, attributes: Mapping[str, Any] | None) -> Any:
+            name = instrument.name.lower()
+            key = frozenset(
+                (k, tuple(v) if isinstance(v, list) else v) for k, v in (attributes or {}).items()
+            )
+            known = seen.get(name)
+            if known is not None and key in known:
+                return attributes
+            with lock:
+                known = seen.setdefault(name, set())
+                if key in known or len(known) < limits.get(name, default):
+                    known.add(key)
+                    return attributes
+            return overflow
+
+        return fold
 
     def counting_aggregation(self) -> dict[type, Aggregation]:
         """A reader's ``preferred_aggregation`` that counts overflowed measurements."""
@@ -317,9 +359,12 @@ class Guardrails:
         (:meth:`Scrubber.clean_check`). False when scrubbing is off or the SDK
         offers no hook.
         """
+        fold = self.cardinality.fold()
         scrubber = self.scrubber
         if scrubber is None:
-            return False
+            if fold is None:
+                return False
+            return install_measurement_hook(provider, _unchanged, _always_clean, fold)
         check = scrubber.clean_check
         counters = self.counters
 
@@ -333,7 +378,7 @@ class Guardrails:
                 counters.add("scrubbed_values", len(keys))
             return clean
 
-        return install_measurement_hook(provider, transform, is_clean)
+        return install_measurement_hook(provider, transform, is_clean, fold)
 
     def scrub_text(self, text: str) -> str:
         """Free text with secret-looking parts replaced (the same object when clean)."""

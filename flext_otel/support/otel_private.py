@@ -222,30 +222,61 @@ def _transformed(measurement: Any, transform: MeasurementTransform) -> Any:
     )
 
 
+MeasurementFold = Callable[[Any, Any], Any]
+"""``(instrument, attributes) -> attributes``: the same object when unchanged."""
+
+
+def _folded(measurement: Any, fold: MeasurementFold) -> Any:
+    """``measurement`` with its attributes passed through ``fold`` (never raises)."""
+    try:
+        attributes = fold(measurement.instrument, measurement.attributes)
+    except Exception:  # never raise into the caller: keep it as recorded
+        _logger.debug("measurement fold failed", exc_info=True)
+        return measurement
+    if attributes is measurement.attributes:
+        return measurement
+    return Measurement(
+        measurement.value,
+        measurement.time_unix_nano,
+        measurement.instrument,
+        measurement.context,
+        attributes,
+    )
+
+
 class _HookedConsumer:
     """Wraps the SDK's measurement consumer: every measurement's attributes pass
     ``transform`` before any reader aggregates them (synchronous instruments here,
     observable callbacks through :class:`_HookedObservable`). ``is_clean`` is the
     cheap check run first; ``transform`` runs only when it says False."""
 
-    __slots__ = ("_consume", "inner", "is_clean", "transform")
+    __slots__ = ("_consume", "fold", "inner", "is_clean", "transform")
 
     def __init__(
-        self, inner: Any, transform: MeasurementTransform, is_clean: Callable[[Any], bool]
+        self,
+        inner: Any,
+        transform: MeasurementTransform,
+        is_clean: Callable[[Any], bool],
+        fold: MeasurementFold | None = None,
     ) -> None:
         self.inner = inner
         self.transform = transform
         self.is_clean = is_clean
+        self.fold = fold
         self._consume = inner.consume_measurement
 
     def consume_measurement(self, measurement: Any) -> None:
         attributes = measurement.attributes
         if attributes and not self.is_clean(attributes):
             measurement = _transformed(measurement, self.transform)
+        if self.fold is not None:
+            measurement = _folded(measurement, self.fold)
         self._consume(measurement)
 
     def register_asynchronous_instrument(self, instrument: Any) -> None:
-        self.inner.register_asynchronous_instrument(_HookedObservable(instrument, self.transform))
+        self.inner.register_asynchronous_instrument(
+            _HookedObservable(instrument, self.transform, self.fold)
+        )
 
     def __getattr__(self, name: str) -> Any:  # collect, add/remove_metric_reader, ...
         return getattr(self.inner, name)
@@ -254,25 +285,34 @@ class _HookedConsumer:
 class _HookedObservable:
     """An observable instrument whose callbacks' observations pass the transform."""
 
-    __slots__ = ("_inner", "_transform")
+    __slots__ = ("_fold", "_inner", "_transform")
 
-    def __init__(self, inner: Any, transform: MeasurementTransform) -> None:
+    def __init__(
+        self, inner: Any, transform: MeasurementTransform, fold: MeasurementFold | None = None
+    ) -> None:
         self._inner = inner
         self._transform = transform
+        self._fold = fold
 
     def callback(self, callback_options: Any) -> Iterable[Any]:
         transform = self._transform
-        return [_transformed(m, transform) for m in self._inner.callback(callback_options)]
+        measured = [_transformed(m, transform) for m in self._inner.callback(callback_options)]
+        fold = self._fold
+        return measured if fold is None else [_folded(m, fold) for m in measured]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
 
 def install_measurement_hook(
-    provider: Any, transform: MeasurementTransform, is_clean: Callable[[Any], bool]
+    provider: Any,
+    transform: MeasurementTransform,
+    is_clean: Callable[[Any], bool],
+    fold: MeasurementFold | None = None,
 ) -> bool:
     """Make every measurement of ``provider`` pass ``transform`` before aggregation
-    (synchronous measurements only when ``is_clean(attributes)`` is False).
+    (synchronous measurements only when ``is_clean(attributes)`` is False), then
+    ``fold(instrument, attributes)`` when given (cardinality limits on SDKs without them).
 
     Call it right after building the ``MeterProvider`` (meters take the consumer
     when they are created). Returns False when the SDK has no consumer to wrap.
@@ -282,7 +322,7 @@ def install_measurement_hook(
     inner = getattr(provider, "_measurement_consumer", None)
     if inner is None or not hasattr(inner, "consume_measurement"):
         return False
-    provider._measurement_consumer = _HookedConsumer(inner, transform, is_clean)
+    provider._measurement_consumer = _HookedConsumer(inner, transform, is_clean, fold)
     return True
 
 
