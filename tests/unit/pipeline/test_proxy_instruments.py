@@ -44,20 +44,30 @@ def test_every_synchronous_instrument_kind_follows_the_capture() -> None:
 def test_observable_instruments_follow_the_capture() -> None:
     """Observable counter, up-down counter and gauge callbacks are read by the capture."""
     meter = PROXY_METER_PROVIDER.get_meter("proxy.test")
+    # Proxy observables follow every later pipeline (they cannot be unregistered), so the
+    # callbacks observe only during this test and leave later captures without points.
+    active = [True]
 
     def seven(options: CallbackOptions) -> Iterable[Observation]:
-        yield Observation(7)
+        if active[0]:
+            yield Observation(7)
 
     def minus_one(options: CallbackOptions) -> Iterable[Observation]:
-        yield Observation(-1)
+        if active[0]:
+            yield Observation(-1)
 
     meter.create_observable_counter("px.obs_total", [seven])
     meter.create_observable_up_down_counter("px.obs_delta", [minus_one])
     meter.create_observable_gauge("px.obs_level", [seven])
-    with capture() as cap:
-        assert values(cap.metrics("px.obs_total")) == [7]
-        assert values(cap.metrics("px.obs_delta")) == [-1]
-        assert values(cap.metrics("px.obs_level")) == [7]
+    try:
+        with capture() as cap:
+            assert values(cap.metrics("px.obs_total")) == [7]
+            assert values(cap.metrics("px.obs_delta")) == [-1]
+            assert values(cap.metrics("px.obs_level")) == [7]
+    finally:
+        active[0] = False
+    with capture() as later:
+        assert later.metrics("px.obs_total") == []
 
 
 def test_proxy_tracer_and_logger_follow_the_capture() -> None:
