@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     elif output is not None:
         output.write_text(report(rows, environment(), command, seconds), encoding="utf-8")
         print(f"\nwritten to {output}", file=sys.stderr)
-    if output == RESULTS and update_readme():
+    if output is not None and output.resolve() == RESULTS and update_readme():
         print("README.md's performance table regenerated", file=sys.stderr)
     missed = [row for row in rows if row.verdict == "MISSED"]
     not_run = [row for row in rows if row.not_run]

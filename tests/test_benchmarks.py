@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,3 +93,19 @@ def test_merge_replaces_only_the_rerun_cases_and_marks_them(bench: dict[str, Mod
     again = run.merged(text, new, env, "again")
     assert [row[1] for row in _subjects(again, bench)] == subjects
     assert again.count("- re-run:") == 1
+
+
+def test_the_logfire_peer_is_pinned_once_and_required_where_benchmarks_run(
+    bench: dict[str, ModuleType],
+) -> None:
+    """The bench extra pins logfire to the range peers.py names; nox and CI require the peer."""
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    extra = re.search(r"^bench = \[(.*?)^\]", pyproject, flags=re.S | re.M)
+    assert extra is not None, "pyproject.toml has no bench extra"
+    assert re.findall(r'"(logfire[^"]*)"', extra.group(1)) == [f"logfire{bench['peers'].PINNED}"]
+    noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    assert ".[all,test,bench]" in noxfile
+    assert '"--require-peers"' in noxfile
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "pip install -q -e '.[bench]'" in ci
+    assert "benchmarks/run.py --quick --require-peers" in ci

@@ -198,7 +198,11 @@ def test_burst_beyond_the_queue_counts_every_lost_span_exactly(
 ) -> None:
     """50,000 spans into a 2,048-span queue: received + lost == 50,000, by reason."""
     with capture(**_otlp(receiver.endpoint, protocol, bsp_max_queue_size=2_048)) as cap:
+        # A slow collector during the burst: the queue overflows however fast this machine
+        # produces spans (a traced, coverage-measured run is slower than the exporter).
+        receiver.set_delay(0.2)
         _burst(cap.otel.tracer_provider.get_tracer("e2e"), 50_000)
+        receiver.set_delay(0)
         report = cap.otel.shutdown()
     received = receiver.spans()
     stats = report.pipelines["traces:otlp"]
@@ -532,7 +536,9 @@ def test_stats_health_and_pipeline_metrics_match_the_receiver(
         _burst(tracer, 50, name="refused")
         assert otel.force_flush(timeout_millis=10_000) is False
         receiver.set_failure(None)
+        receiver.set_delay(0.2)  # a slow collector: the burst overflows on any machine
         _burst(tracer, 2_000, name="burst")  # overflows the 200-span queue
+        receiver.set_delay(0)
         assert otel.force_flush(timeout_millis=10_000) is True
 
         stats = otel.stats()["traces:otlp"]

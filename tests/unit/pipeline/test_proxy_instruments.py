@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 
 from opentelemetry._logs import SeverityNumber
@@ -45,15 +44,17 @@ def test_every_synchronous_instrument_kind_follows_the_capture() -> None:
 def test_observable_instruments_follow_the_capture() -> None:
     """Observable counter, up-down counter and gauge callbacks are read by the capture."""
     meter = PROXY_METER_PROVIDER.get_meter("proxy.test")
-    observing = threading.Event()
-    observing.set()
+    # Proxy observables follow every later pipeline (they cannot be unregistered), so the
+    # callbacks observe only during this test and leave later captures without points.
+    active = [True]
 
     def seven(options: CallbackOptions) -> Iterable[Observation]:
-        # the proxies keep observables for the life of the process: report only in this test
-        return [Observation(7)] if observing.is_set() else []
+        if active[0]:
+            yield Observation(7)
 
     def minus_one(options: CallbackOptions) -> Iterable[Observation]:
-        return [Observation(-1)] if observing.is_set() else []
+        if active[0]:
+            yield Observation(-1)
 
     meter.create_observable_counter("px.obs_total", [seven])
     meter.create_observable_up_down_counter("px.obs_delta", [minus_one])
@@ -64,7 +65,9 @@ def test_observable_instruments_follow_the_capture() -> None:
             assert values(cap.metrics("px.obs_delta")) == [-1]
             assert values(cap.metrics("px.obs_level")) == [7]
     finally:
-        observing.clear()
+        active[0] = False
+    with capture() as later:
+        assert later.metrics("px.obs_total") == []
 
 
 def test_proxy_tracer_and_logger_follow_the_capture() -> None:
