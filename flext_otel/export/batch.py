@@ -40,15 +40,21 @@ wraps a push metric exporter. Guarantees:
   ``os._exit`` (as ``multiprocessing`` children do) must shut down itself, e.g.
   through ``multiprocessing.util.Finalize``.
 
-Memory and garbage collection: a queued span is not the SDK span (a dozen
-garbage-collected objects, about 2.8 KiB) but a flat tuple of its plain values
-referring to its immutable attributes, events and links, rebuilt into an
-equivalent ``ReadableSpan`` on the worker: about 0.9 KiB and 4 tracked objects
-(CPython 3.11, three attributes). The default bound of 20,480 spans thus holds
-at most about 18 MiB, a full garbage collection over 20,000 queued spans takes
-about 11 ms (75 ms with SDK span objects), and a burst of 10,000 spans ended
-back to back fits without loss. Queued log records are the SDK records (about
-0.8 KiB, 4 tracked objects each).
+Memory and garbage collection: a queued span is not the SDK span view (a dozen
+garbage-collected objects, about 2.8 KiB) but one flat tuple referring to its
+immutable parts (:mod:`flext_otel.export.spanpack`), rebuilt into an
+equivalent ``ReadableSpan`` on the worker, so the default bound of 20,480
+spans holds a few tracked objects per span and a burst of 10,000 spans ended
+back to back fits without loss. Spans reach this processor already guarded:
+the store's processor runs the guardrails transform once per span and hands
+the result on (``transform`` here is for standalone use). Queued log records
+are the SDK records (about 0.8 KiB, 4 tracked objects each).
+
+Modules: :mod:`flext_otel.export.batchcore` (the queue, worker and exports),
+:mod:`flext_otel.export.bounded` (deadline-bounded calls, outage logging),
+:mod:`flext_otel.export.metricexport` (the counting metric exporter, re-exported
+here). Imports: those, ``export.spanpack``, ``guardrails.transform``,
+``support``; the OpenTelemetry SDK.
 
 Nothing starts a thread, opens a connection or touches an OTel global at import
 or construction time: the worker starts with the first item.
