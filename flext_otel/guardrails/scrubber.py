@@ -117,7 +117,7 @@ class Scrubber:
         self._always_scan = bool(extra)
         self._min_len = 1 if extra else _MIN_SECRET
         self._verdicts: dict[str, int] = {}
-        self._clean: dict[str, None] = {}
+        self._clean: dict[str | float, None] = {}  # clean strings and large numbers
         self._clean_pairs: dict[tuple[str, Any], None] = {}
 
     # -- keys -------------------------------------------------------------
@@ -181,8 +181,8 @@ class Scrubber:
         parts.append(text[last:])
         return "".join(parts)
 
-    def _remember_clean(self, text: str) -> None:
-        if len(text) <= _CLEAN_CACHE_MAX_LEN:
+    def _remember_clean(self, text: str | float) -> None:
+        if type(text) is not str or len(text) <= _CLEAN_CACHE_MAX_LEN:
             clean = self._clean
             if len(clean) >= _CLEAN_CACHE_SIZE:
                 clean.clear()
@@ -327,8 +327,12 @@ class Scrubber:
                 if -_BIG_INT < value < _BIG_INT:
                     if -_SMALL_NUMBER < value < _SMALL_NUMBER:
                         cacheable.append(item)
+                elif value in clean:  # a large number seen clean before (a thread ID)
+                    cacheable.append(item)
                 elif verdict != _ALLOWED and self._scrub_value(key, value, _Outcome()) is not value:
                     return None
+                else:  # remembered, so a repeat is cached as a pair
+                    self._remember_clean(value)
             elif kind is bool:
                 cacheable.append(item)
             elif kind is tuple or kind is list:

@@ -51,7 +51,7 @@ from flext_otel.guardrails.scrubber import (
     scrub_attributes,
 )
 from flext_otel.guardrails.transform import SpanTransform
-from flext_otel.store.records import attribute_dict, span_events
+from flext_otel.store.records import attribute_dict, attribute_view, span_events
 from flext_otel.support.counters import PipelineCounters
 from flext_otel.support.logonce import LogOnce
 from flext_otel.support.otel_private import LogRecordProcessor
@@ -369,11 +369,21 @@ class GuardLogProcessor(LogRecordProcessor):
         limit = self._limit
         attributes = record.attributes
         body = record.body
+        body_cut = 0
+        if limit is not None and isinstance(body, str) and len(body) > limit:
+            body = record.body = body[:limit]
+            body_cut = 1
+        scrubber = self._scrubber
+        if scrubber is not None:  # the common case: one pass over the attributes, clean body
+            found = scrubber.clean_check(attribute_view(attributes), limit) if attributes else 0
+            if found is not None and (
+                body is None or (type(body) is str and scrubber.scrub_text(body) is body)
+            ):
+                if found + body_cut:
+                    counters.add("truncated", found + body_cut)
+                return
         if limit is not None:
-            truncated = count_at_limit(attributes, limit)
-            if isinstance(body, str) and len(body) > limit:
-                body = record.body = body[:limit]
-                truncated += 1
+            truncated = count_at_limit(attributes, limit) + body_cut
             if truncated:
                 counters.add("truncated", truncated)
         scrubber = self._scrubber

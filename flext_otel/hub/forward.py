@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from flext_otel.export.batch import _BatchCore
+from flext_otel.export.batchcore import _BatchCore
 from flext_otel.export.options import OtlpOptions
 from flext_otel.hub import ingest
 from flext_otel.pipeline.options import FlextOtelOptions

@@ -226,6 +226,18 @@ def attribute_dict(span: ReadableSpan) -> dict[str, Any]:
         return dict(span.attributes or _EMPTY)
 
 
+def attribute_view(attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """``attributes`` as a mapping that reads at C speed, for checks and copies.
+
+    The SDK's ``BoundedAttributes`` reads key by key through Python-level methods;
+    its own dict holds the same items. Waits for a public accessor.
+    """
+    if attributes is None:
+        return _EMPTY
+    held = getattr(attributes, "_dict", None)
+    return held if type(held) is dict else attributes
+
+
 def span_events(span: ReadableSpan) -> Sequence[Event]:
     """A finished span's events without the SDK's per-call copy (``tuple(BoundedList)``).
 
@@ -450,7 +462,7 @@ def log_view_from(
             log.severity_text,
             severity.value if severity is not None else 0,
             log.body,
-            MappingProxyType(dict(attrs)) if attrs else _EMPTY,
+            MappingProxyType(dict(attribute_view(attrs))) if attrs else _EMPTY,
             trace_id,
             span_id,
             resource.attributes if resource is not None else _EMPTY,
@@ -510,6 +522,7 @@ __all__ = [
     "SignalStats",
     "SpanRecord",
     "attribute_dict",
+    "attribute_view",
     "bounded_name",
     "log_view_from",
     "record_from_fields",
