@@ -37,7 +37,7 @@ def bench(session: nox.Session) -> None:
     The ``bench`` extra pins the logfire peer (``logfire>=5.4,<6``); a peer that did not
     run fails the session (``--require-peers``) instead of vanishing from the table.
     """
-    session.install("-e", ".[all,test,bench]")
+    session.install("-e", ".[all,test,bench]")  # bench extra: logfire>=5.4,<6 (the peer)
     session.run("python", "benchmarks/run.py", "--require-peers", *session.posargs)
 
 

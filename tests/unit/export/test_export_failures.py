@@ -176,3 +176,66 @@ def test_metric_exports_after_shutdown_are_counted_as_shutdown() -> None:
     assert exporter.export(metrics_data()) is MetricExportResult.FAILURE
     stats = exporter.stats()
     assert (stats.accepted, stats.exported, stats.dropped["shutdown"]) == (2, 1, 1)
+
+
+class BrokenSpan:
+    """Stands in for a finished span whose context cannot be read."""
+
+    @property
+    def context(self) -> Any:
+        raise RuntimeError("span bug")
+
+
+def test_a_span_that_cannot_be_read_is_counted_invalid_not_raised() -> None:
+    """on_end with a span whose fields raise counts it as accepted and invalid."""
+    counters = PipelineCounters("traces:broken")
+    processor = BatchSpanExportProcessor(Spans(), counters)
+    processor.on_end(BrokenSpan())  # type: ignore[arg-type]
+    stats = processor.stats()
+    assert (stats.accepted, stats.dropped["invalid"]) == (1, 1)
+    processor.shutdown(1_000)
+
+
+def test_a_failing_core_never_raises_out_of_flush_or_shutdown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug inside the batch core makes force_flush return False and shutdown return."""
+    processor = BatchSpanExportProcessor(Spans(), PipelineCounters("traces:core"))
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("core bug")
+
+    monkeypatch.setattr(processor._core, "force_flush", broken)
+    monkeypatch.setattr(processor._core, "shutdown", broken)
+    monkeypatch.setattr(processor, "_offer", broken)
+    assert processor.force_flush(1_000) is False
+    processor.shutdown(1_000)
+    spans_through(processor, "dropped quietly")  # the offer bug does not reach the caller
+
+
+def test_a_log_transform_that_raises_drops_the_record_as_invalid() -> None:
+    """A log transform that raises on the worker drops that record and keeps the others."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+
+    from flext_otel.export.batch import BatchLogExportProcessor
+
+    def transform(record: Any) -> bool:
+        if record.log_record.body == "boom":
+            raise RuntimeError("transform bug")
+        return True
+
+    exporter = InMemoryLogRecordExporter()
+    processor = BatchLogExportProcessor(
+        exporter, PipelineCounters("logs:test"), transforms=[transform]
+    )
+    provider = LoggerProvider(shutdown_on_exit=False)
+    provider.add_log_record_processor(processor)
+    logger = provider.get_logger("t")
+    for body in ("ok", "boom", "ok2"):
+        logger.emit(body=body)
+    assert processor.force_flush(5_000)
+    assert [r.log_record.body for r in exporter.get_finished_logs()] == ["ok", "ok2"]
+    stats = processor.stats()
+    assert (stats.accepted, stats.exported, stats.dropped["invalid"]) == (3, 2, 1)
+    processor.shutdown(5_000)
