@@ -15,6 +15,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from flext_otel.guardrails.facade import (
     SCRUBBED_KEYS_ATTRIBUTE,
+    SDK_HAS_CARDINALITY_LIMITS,
     RateLimitingSampler,
     Scrubber,
     TailSamplingProcessor,
@@ -803,6 +804,9 @@ def overflow_warnings(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixt
     return caplog
 
 
+@pytest.mark.skipif(
+    not SDK_HAS_CARDINALITY_LIMITS, reason="opentelemetry-sdk < 1.45.2 has no cardinality limits"
+)
 def test_cardinality_cap_per_instrument_folds_the_rest_into_one_series(
     overflow_warnings: pytest.LogCaptureFixture,
 ) -> None:
@@ -832,6 +836,9 @@ def test_cardinality_cap_per_instrument_folds_the_rest_into_one_series(
         assert health["metric_overflow"] == {"requests_total": 99_500}
 
 
+@pytest.mark.skipif(
+    not SDK_HAS_CARDINALITY_LIMITS, reason="opentelemetry-sdk < 1.45.2 has no cardinality limits"
+)
 def test_global_cardinality_limit_applies_to_every_instrument_and_prometheus() -> None:
     """metric_cardinality_limit caps every instrument, in the store and on /metrics."""
     from prometheus_client import generate_latest
