@@ -1,6 +1,9 @@
-"""nox sessions: tests, lint, typecheck, bench, examples."""
+"""nox sessions: tests, floor, newest, lint, typecheck, bench, examples."""
 
 from __future__ import annotations
+
+import runpy
+from pathlib import Path
 
 import nox
 
@@ -12,6 +15,30 @@ nox.options.reuse_existing_virtualenvs = True
 def tests(session: nox.Session) -> None:
     """The whole test suite (real Prometheus and OTLP receivers included)."""
     session.install("-e", ".[all,test]")
+    session.run("pytest", *session.posargs)
+
+
+def floor_pins() -> list[str]:
+    """``opentelemetry-*==lowest`` for every OpenTelemetry requirement of pyproject.toml."""
+    helper = runpy.run_path(str(Path(__file__).parent / ".ci" / "floor_pins.py"))
+    pins: list[str] = helper["floor_pins"](Path(__file__).parent / "pyproject.toml")
+    return pins
+
+
+@nox.session
+def floor(session: nox.Session) -> None:
+    """The whole suite with every OpenTelemetry package at the lowest version
+    pyproject.toml allows (the same as ``.ci/floor``)."""
+    session.install("-e", ".[all,test]", *floor_pins())
+    session.run("flext-otel", "check", success_codes=[0, 1])  # prints the versions in use
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def newest(session: nox.Session) -> None:
+    """The whole suite with the newest OpenTelemetry packages pip can resolve together."""
+    session.install("--upgrade", "--upgrade-strategy", "eager", "-e", ".[all,test]")
+    session.run("flext-otel", "check", success_codes=[0, 1])
     session.run("pytest", *session.posargs)
 
 

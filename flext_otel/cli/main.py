@@ -352,7 +352,8 @@ def _check_prometheus(options: Any, timeout: float) -> tuple[str, str | None, st
 def _check(args: argparse.Namespace, out: TextIO) -> int:
     """Print the effective configuration (secrets masked) and try each exporter.
 
-    Exit status: 0 when every configured exporter is reachable, 1 otherwise;
+    Exit status: 0 when every configured exporter is reachable and the installed
+    OpenTelemetry packages agree on their versions, 1 otherwise;
     a bad configuration raises ``ConfigError`` (``main`` turns it into 2).
     """
     from flext_otel.pipeline.options import resolve_options
@@ -362,6 +363,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     for name, value in options.to_dict().items():
         shown = _check_safe_url(value) if isinstance(value, str) and "endpoint" in name else value
         out.write(f"  {name} = {shown!r}\n")
+    mismatched = _check_versions(out)
     checks: list[tuple[str, str, str | None, str]] = []
     for signal in ("traces", "metrics", "logs"):
         if "otlp" in getattr(options, f"{signal}_exporter"):
@@ -372,7 +374,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     out.write("exporters:\n")
     if not checks:
         out.write("  none configured: telemetry stays in the in-memory store\n")
-        return 0
+        return 1 if mismatched else 0
     failed = 0
     for key, described, problem, how in checks:
         if problem is None:
@@ -384,7 +386,30 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{failed} of {len(checks)} exporters unreachable\n")
         return 1
     out.write(f"all {len(checks)} exporters reachable\n")
-    return 0
+    return 1 if mismatched else 0
+
+
+def _check_versions(out: TextIO) -> bool:
+    """Print the installed OpenTelemetry packages; True when their versions mismatch."""
+    from flext_otel.cli.versions import installed_otel, version_mismatches
+
+    installed = installed_otel()
+    out.write("opentelemetry packages:\n")
+    for name, version in installed.items():
+        out.write(f"  {name} {version}\n")
+    problems = version_mismatches(installed)
+    from flext_otel.guardrails.facade import SDK_HAS_CARDINALITY_LIMITS
+
+    if not SDK_HAS_CARDINALITY_LIMITS:
+        out.write("  note: metric cardinality limits need opentelemetry-sdk >= 1.45.2\n")
+    for problem in problems:
+        out.write(f"  version mismatch: {problem}\n")
+    if problems:
+        out.write(
+            "  fix: install matching versions together, e.g. "
+            "pip install --upgrade 'flext-otel[all]' and your instrumentations in one command\n"
+        )
+    return bool(problems)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -645,7 +645,7 @@ def port_owner(port: int) -> int | None:
         return None
     with contextlib.suppress(OSError):
         for entry in os.scandir("/proc"):
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            if not entry.name.isdigit():
                 continue
             with contextlib.suppress(OSError):
                 for fd in os.listdir(f"/proc/{entry.name}/fd"):

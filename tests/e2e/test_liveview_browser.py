@@ -381,3 +381,5 @@ def test_logs_metrics_and_health_views(watched: Watched, live: Live) -> None:
     row.wait_for()
     accepted = live.cap.otel.stats()["traces:store"].accepted
     assert f"{accepted:,}" in row.inner_text() or str(accepted) in row.inner_text()
+    instance = live.cap.otel.identity["service.instance.id"]
+    assert page.locator(f'[data-instance="{instance}"]').count() == 1  # worker identity shown

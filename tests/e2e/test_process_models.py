@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -36,6 +37,47 @@ CLIENTS = 16
 BOOT_TIMEOUT_S = 60.0
 EXIT_TIMEOUT_S = 10.0
 DURATION_HISTOGRAMS = ("http.server.duration", "http.server.request.duration")
+
+# The README's commands, verbatim (tests/e2e/test_process_models_readme.py checks them);
+# the tests add only a free port to bind.
+GUNICORN = "gunicorn -c python:flext_otel.integrations.gunicorn -w 4 flask_app:app"
+GUNICORN_PRELOAD = (
+    "gunicorn -c python:flext_otel.integrations.gunicorn -w 4 --preload flask_app:app"
+)
+INSTRUMENTED = (
+    "OTEL_PYTHON_DISTRO=flext_otel opentelemetry-instrument "
+    "gunicorn -c python:flext_otel.integrations.gunicorn -w 4 flask_plain:app"
+)
+UVICORN_WORKERS = "uvicorn starlette_app:app --workers 2"
+UVICORN = "uvicorn starlette_app:app"
+UVICORN_LIFESPAN = "uvicorn starlette_lifespan:app"
+CELERY = "celery -A celery_app worker -P prefork -c 2"
+BATCH = "python batch_jobs.py"  # then the start method and the kind of pool
+COMMANDS = (
+    GUNICORN,
+    GUNICORN_PRELOAD,
+    INSTRUMENTED,
+    UVICORN_WORKERS,
+    UVICORN,
+    UVICORN_LIFESPAN,
+    CELERY,
+    BATCH,
+)
+
+
+def command_line(command: str, *extra: str) -> tuple[list[str], dict[str, str]]:
+    """``command`` as argv (its tools from this environment, ``-b``/``--port`` style
+    ``extra`` arguments inserted before the app) and its leading ``VAR=value`` words."""
+    words = shlex.split(command)
+    env: dict[str, str] = {}
+    while "=" in words[0]:
+        key, _, value = words.pop(0).partition("=")
+        env[key] = value
+    argv = [sys.executable if words[0] == "python" else _tool(words[0]), *words[1:]]
+    if extra:
+        app_at = max(i for i, w in enumerate(argv) if ":app" in w or w.endswith(".py"))
+        argv[app_at:app_at] = list(extra)
+    return argv, env
 
 
 def _tool(name: str) -> str:
@@ -65,6 +107,7 @@ def otel_env(rx: OtlpReceiver, **extra: str) -> dict[str, str]:
         OTEL_EXPORTER_OTLP_PROTOCOL="grpc" if rx.protocol == "grpc" else "http/protobuf",
         OTEL_PYTHON_EXCLUDED_URLS="health",
         PYTHONPATH=str(APPS),
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # the tools of this environment
     )
     env.update(extra)
     return env
@@ -183,27 +226,13 @@ def check_delivery(rx: OtlpReceiver, server: Served, workers: int) -> None:
     assert counted == REQUESTS, server.output()
 
 
-def _gunicorn(args: Sequence[str], app: str, port: int) -> list[str]:
-    return [
-        _tool("gunicorn"),
-        "-c",
-        "python:flext_otel.integrations.gunicorn",
-        "-w",
-        "4",
-        "-b",
-        f"127.0.0.1:{port}",
-        *args,
-        app,
-    ]
-
-
 @pytest.mark.parametrize("preload", [False, True], ids=["configure-per-worker", "preload"])
 def test_gunicorn_four_workers(receiver: OtlpReceiver, tmp_path: Path, preload: bool) -> None:
     """gunicorn -w 4 (with and without --preload) serving the instrumented Flask app:
     all 200 traces and histogram counts arrive after SIGTERM, from 4 instances."""
     port = free_port()
-    command = _gunicorn(["--preload"] if preload else [], "flask_app:app", port)
-    server = Served(command, otel_env(receiver), port, tmp_path / "gunicorn.log")
+    argv, _ = command_line(GUNICORN_PRELOAD if preload else GUNICORN, "-b", f"127.0.0.1:{port}")
+    server = Served(argv, otel_env(receiver), port, tmp_path / "gunicorn.log")
     try:
         server.wait_for_workers(4)
         server.burst()
@@ -217,11 +246,10 @@ def test_gunicorn_under_opentelemetry_instrument(receiver: OtlpReceiver, tmp_pat
     """opentelemetry-instrument gunicorn -w 4 with flext-otel as the distro (Prometheus
     /metrics on too): the master exits promptly and all 200 requests arrive."""
     port = free_port()
-    command = [_tool("opentelemetry-instrument"), *_gunicorn([], "flask_plain:app", port)]
+    command, variables = command_line(INSTRUMENTED, "-b", f"127.0.0.1:{port}")
     env = otel_env(
         receiver,
-        OTEL_PYTHON_DISTRO="flext_otel",
-        OTEL_PYTHON_CONFIGURATOR="flext_otel",
+        **variables,
         OTEL_METRICS_EXPORTER="otlp,prometheus",
         OTEL_EXPORTER_PROMETHEUS_PORT=str(free_port()),
         OTEL_SERVICE_NAME="shop",
@@ -240,15 +268,7 @@ def test_uvicorn_two_workers(receiver: OtlpReceiver, tmp_path: Path) -> None:
     """uvicorn --workers 2 serving the instrumented Starlette app: everything arrives
     after SIGTERM, from 2 instances."""
     port = free_port()
-    command = [
-        _tool("uvicorn"),
-        "starlette_app:app",
-        "--workers",
-        "2",
-        "--port",
-        str(port),
-        "--no-access-log",
-    ]
+    command, _ = command_line(UVICORN_WORKERS, "--port", str(port), "--no-access-log")
     server = Served(command, otel_env(receiver), port, tmp_path / "uvicorn.log")
     try:
         server.wait_for_workers(2)
@@ -259,12 +279,15 @@ def test_uvicorn_two_workers(receiver: OtlpReceiver, tmp_path: Path) -> None:
         server.close()
 
 
-def test_single_uvicorn_stopped_right_after_a_burst(receiver: OtlpReceiver, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [UVICORN, UVICORN_LIFESPAN], ids=["at-import", "lifespan"])
+def test_single_uvicorn_stopped_right_after_a_burst(
+    receiver: OtlpReceiver, tmp_path: Path, command: str
+) -> None:
     """A single uvicorn process stopped by SIGTERM right after a burst flushes every
-    trace and histogram count, and still dies of (or exits after) the signal."""
+    trace and histogram count (configured at import, or in the app's lifespan)."""
     port = free_port()
-    command = [_tool("uvicorn"), "starlette_app:app", "--port", str(port), "--no-access-log"]
-    server = Served(command, otel_env(receiver), port, tmp_path / "uvicorn.log")
+    argv, _ = command_line(command, "--port", str(port), "--no-access-log")
+    server = Served(argv, otel_env(receiver), port, tmp_path / "uvicorn.log")
     try:
         server.wait_for_workers(1)
         server.burst()
@@ -280,9 +303,12 @@ def test_single_uvicorn_stopped_right_after_a_burst(receiver: OtlpReceiver, tmp_
 def test_process_pools(receiver: OtlpReceiver, start_method: str, kind: str) -> None:
     """ProcessPoolExecutor and multiprocessing.Pool, fork and spawn: every worker's
     spans and metrics arrive, each worker under its own service.instance.id."""
+    argv, _ = command_line(BATCH)
+    argv += [start_method, kind]
     result = subprocess.run(
-        [sys.executable, str(APPS / "batch_jobs.py"), start_method, kind],
+        argv,
         env=otel_env(receiver),
+        cwd=APPS,
         capture_output=True,
         text=True,
         timeout=120,
@@ -307,21 +333,8 @@ def test_celery_prefork_workers(receiver: OtlpReceiver, tmp_path: Path) -> None:
     hooks: after SIGTERM (warm shutdown) every task's span and metric arrived."""
     env = otel_env(receiver, CELERY_DATA_DIR=str(tmp_path / "broker"))
     env["OTEL_BSP_SCHEDULE_DELAY"] = "60000"  # only the shutdown flush delivers
-    command = [
-        _tool("celery"),
-        "-A",
-        "celery_app",
-        "worker",
-        "-P",
-        "prefork",
-        "-c",
-        "2",
-        "--without-heartbeat",
-        "--without-gossip",
-        "--without-mingle",
-        "-l",
-        "info",
-    ]
+    command, _ = command_line(CELERY)
+    command += ["--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info"]
     worker = Served(command, env, 0, tmp_path / "celery.log")
     try:
         producer = subprocess.run(

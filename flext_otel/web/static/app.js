@@ -576,7 +576,10 @@
       render(data) {
         fill(summary,
           statusBadge(data.status), " ",
-          h("span", null, "service " + (data.service || "–")),
+          h("span", null, "service " + (data.service || "–")), " ",
+          h("span", { class: "muted", "data-instance": (data.instance || {})["service.instance.id"] || "" },
+            "instance " + ((data.instance || {})["service.instance.id"] || "–") +
+            ", pid " + ((data.instance || {})["process.pid"] || "–")),
           data.shutdown ? badge("shut down", "bad") : null);
         const comps = Object.entries(data.components || {});
         fill(components, comps.length === 0

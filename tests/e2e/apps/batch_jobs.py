@@ -1,6 +1,6 @@
 """Batch work in worker processes: each worker exports its own telemetry.
 
-Run as ``python batch_jobs.py {fork|spawn} {executor|pool}``.
+Run as ``python batch_jobs.py [fork|spawn] [executor|pool]`` (default: spawn executor).
 """
 
 import functools
@@ -34,4 +34,4 @@ def main(start_method: str, kind: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*(sys.argv[1:] or ["spawn", "executor"]))

@@ -12,7 +12,7 @@ import flext_otel
 from flext_otel.integrations.celery import connect_worker_hooks
 
 data = Path(os.environ.get("CELERY_DATA_DIR", "celery-data"))
-for folder in ("queue", "processed", "results"):
+for folder in ("queue", "processed", "results", "control"):
     (data / folder).mkdir(parents=True, exist_ok=True)
 
 app = Celery("celery_app", broker="filesystem://", backend=f"file://{data / 'results'}")
@@ -20,6 +20,7 @@ app.conf.broker_transport_options = {
     "data_folder_in": str(data / "queue"),
     "data_folder_out": str(data / "queue"),
     "processed_folder": str(data / "processed"),
+    "control_folder": str(data / "control"),
 }
 connect_worker_hooks(service_name="worker")  # exporters come from the OTEL_* variables
 
