@@ -281,18 +281,19 @@ class Guardrails:
             self.counters.add("scrubbed_values", len(keys))
         return new, keys
 
-    def hook_measurements(self, provider: Any) -> bool:
+    def hook_measurements(self, provider: Any, reader: Any = None) -> bool:
         """Scrub every measurement's attributes on ``provider`` before any reader
         aggregates them: synchronous instruments and observable callbacks alike,
         whichever meter (own, global proxy, flext's API) made the instrument.
 
         Clean attribute sets cost one cached membership check per pair
-        (:meth:`Scrubber.clean_check`). False when scrubbing is off or the SDK
-        offers no hook.
+        (:meth:`Scrubber.clean_check`). With ``reader`` (the provider's one reader),
+        repeated attribute sets also skip the SDK's per-measurement lookups (see
+        ``support.otel_private``). False when the SDK offers no hook.
         """
         scrubber = self.scrubber
         if scrubber is None:
-            return False
+            return install_measurement_hook(provider, None, None, reader)
         check = scrubber.clean_check
         counters = self.counters
 
@@ -306,7 +307,7 @@ class Guardrails:
                 counters.add("scrubbed_values", len(keys))
             return clean
 
-        return install_measurement_hook(provider, transform, is_clean)
+        return install_measurement_hook(provider, transform, is_clean, reader)
 
     def scrub_text(self, text: str) -> str:
         """Free text with secret-looking parts replaced (the same object when clean)."""

@@ -412,7 +412,7 @@ class FlextOtel:
             shutdown_on_exit=False,
             views=cardinality.views(),
         )
-        self.guardrails.hook_measurements(provider)
+        self.guardrails.hook_measurements(provider, reader)
         push = (
             MetricPush(
                 reader,

@@ -57,6 +57,7 @@ from opentelemetry.sdk.metrics.view import DefaultAggregation
 _logger = logging.getLogger("flext_otel")
 
 __all__ = [
+    "FAST_PATH_LIMIT",
     "SUPPRESS_INSTRUMENTATION_KEY",
     "ApiLoggerProvider",
     "ConsoleLogRecordExporter",
@@ -130,12 +131,13 @@ def _hash_attributes(attributes: Mapping[str, Any]) -> Any:
 
 
 def bound_aggregation(
-    instrument: Any, reader: Any, attributes: Mapping[str, Any], kind: str
+    instrument: Any, reader: Any, attributes: Mapping[str, Any], kind: str | None
 ) -> Any:
     """The aggregation ``reader`` keeps for ``attributes`` of ``instrument``, or None.
 
     ``kind`` is ``"sum"`` or ``"histogram"`` (explicit buckets): an aggregation of
-    another class (a view changed it, the overflow counter wraps it) is not bound.
+    another class (a view changed it, the overflow counter wraps it) is not bound;
+    ``None`` accepts any class (for callers that pass real SDK measurements).
 
     Only a cumulative stream with exactly one view whose aggregation already
     exists (the attribute set was recorded once through the public API, and was
@@ -155,7 +157,9 @@ def bound_aggregation(
         aggregation = match._attributes_aggregation.get(_hash_attributes(attributes))
     except Exception:  # another SDK layout: stay on the public path
         return None
-    return aggregation if isinstance(aggregation, _aggregation_classes()[kind]) else None
+    if kind is None or isinstance(aggregation, _aggregation_classes()[kind]):
+        return aggregation
+    return None
 
 
 def exemplar_filter_of(instrument: Any) -> Any:
@@ -215,29 +219,79 @@ def _transformed(measurement: Any, transform: MeasurementTransform) -> Any:
     )
 
 
-class _HookedConsumer:
-    """Wraps the SDK's measurement consumer: every measurement's attributes pass
-    ``transform`` before any reader aggregates them (synchronous instruments here,
-    observable callbacks through :class:`_HookedObservable`). ``is_clean`` is the
-    cheap check run first; ``transform`` runs only when it says False."""
+_MISSING = object()
+FAST_PATH_LIMIT = 10_000
+"""Attribute sets per provider whose aggregation the hooked consumer remembers."""
 
-    __slots__ = ("_consume", "inner", "is_clean", "transform")
+
+class _HookedConsumer:
+    """Wraps the SDK's measurement consumer.
+
+    * Scrubbing: every measurement's attributes pass ``transform`` before any reader
+      aggregates them (synchronous instruments here, observable callbacks through
+      :class:`_HookedObservable`); ``is_clean`` is the cheap check run first.
+    * One reader, one lookup: with a single reader storage, an (instrument,
+      attribute set) seen before goes straight to the aggregation the SDK created
+      for it, with the SDK's own exemplar decision, skipping the storage and view
+      lookups, the attribute copy and the sorted attribute hash. The first
+      measurement of a set, and any set that cannot be bound (overflow, views,
+      delta), take the SDK's path.
+    """
+
+    __slots__ = ("_consume", "_fast", "_filter", "_reader", "inner", "is_clean", "transform")
 
     def __init__(
-        self, inner: Any, transform: MeasurementTransform, is_clean: Callable[[Any], bool]
+        self,
+        inner: Any,
+        transform: MeasurementTransform | None,
+        is_clean: Callable[[Any], bool] | None,
+        reader: Any,
     ) -> None:
         self.inner = inner
         self.transform = transform
         self.is_clean = is_clean
         self._consume = inner.consume_measurement
+        self._reader = reader
+        self._filter: Any = getattr(getattr(inner, "_sdk_config", None), "exemplar_filter", None)
+        single = len(getattr(inner, "_reader_storages", ())) == 1
+        usable = reader is not None and single and self._filter is not None
+        self._fast: dict[Any, Any] | None = {} if usable else None
 
     def consume_measurement(self, measurement: Any) -> None:
         attributes = measurement.attributes
-        if attributes and not self.is_clean(attributes):
-            measurement = _transformed(measurement, self.transform)
+        if attributes and self.is_clean is not None and not self.is_clean(attributes):
+            measurement = _transformed(measurement, self.transform)  # type: ignore[arg-type]
+            attributes = measurement.attributes
+        fast = self._fast
+        if fast is None:
+            self._consume(measurement)
+            return
+        try:
+            key = (
+                (measurement.instrument, *attributes.items())
+                if attributes
+                else (measurement.instrument,)
+            )
+            aggregation = fast.get(key, _MISSING)
+        except TypeError:  # an unhashable value: the SDK's path
+            self._consume(measurement)
+            return
+        if aggregation is not _MISSING and aggregation is not None:
+            sample = self._filter.should_sample(
+                measurement.value, measurement.time_unix_nano, attributes, measurement.context
+            )
+            aggregation.aggregate(measurement, sample)
+            return
         self._consume(measurement)
+        if aggregation is _MISSING and len(fast) < FAST_PATH_LIMIT:
+            fast[key] = bound_aggregation(
+                measurement.instrument, self._reader, attributes or {}, None
+            )
 
     def register_asynchronous_instrument(self, instrument: Any) -> None:
+        if self.transform is None:
+            self.inner.register_asynchronous_instrument(instrument)
+            return
         self.inner.register_asynchronous_instrument(_HookedObservable(instrument, self.transform))
 
     def __getattr__(self, name: str) -> Any:  # collect, add/remove_metric_reader, ...
@@ -262,20 +316,26 @@ class _HookedObservable:
 
 
 def install_measurement_hook(
-    provider: Any, transform: MeasurementTransform, is_clean: Callable[[Any], bool]
+    provider: Any,
+    transform: MeasurementTransform | None,
+    is_clean: Callable[[Any], bool] | None,
+    reader: Any = None,
 ) -> bool:
-    """Make every measurement of ``provider`` pass ``transform`` before aggregation
-    (synchronous measurements only when ``is_clean(attributes)`` is False).
+    """Put flext's consumer between every instrument of ``provider`` and its readers.
 
-    Call it right after building the ``MeterProvider`` (meters take the consumer
-    when they are created). Returns False when the SDK has no consumer to wrap.
+    ``transform`` (when given) rewrites every measurement's attributes before
+    aggregation (synchronous measurements only when ``is_clean(attributes)`` is
+    False); with ``reader`` the provider's only reader, repeated attribute sets go
+    straight to their aggregation (see :class:`_HookedConsumer`). Call it right
+    after building the ``MeterProvider`` (meters take the consumer when they are
+    created). Returns False when the SDK has no consumer to wrap.
     Waits for: the spec's MeasurementProcessor (open-telemetry/opentelemetry-specification
     #4298), a public hook between an instrument and the readers' aggregations.
     """
     inner = getattr(provider, "_measurement_consumer", None)
     if inner is None or not hasattr(inner, "consume_measurement"):
         return False
-    provider._measurement_consumer = _HookedConsumer(inner, transform, is_clean)
+    provider._measurement_consumer = _HookedConsumer(inner, transform, is_clean, reader)
     return True
 
 
