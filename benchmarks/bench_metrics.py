@@ -79,8 +79,9 @@ def metric_path(settings: Settings) -> list[Row]:
                 "same on a one-reader SDK provider",
                 result,
                 Target("<=", 1.15),
-                note="one shared reader; bound by the scrubbing hook (one cached check per "
-                "attribute set) and one Measurement copy per call",
+                note="one shared reader; a repeated attribute set goes straight to its SDK "
+                "aggregation; bound by the SDK's Measurement (attribute validation) and the "
+                "scrubbing check",
             )
         )
         result = interleave(
