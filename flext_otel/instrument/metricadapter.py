@@ -90,6 +90,8 @@ class MetricAdapter:
         """Record one measurement; the entity itself on success."""
         if not isinstance(metric, FlextMetric):
             return wrong_type(metric, FlextMetric)
+        if self.record_bound(metric):
+            return FlextResult(metric)
         failed = self.record_valid(metric)
         return FlextResult(metric) if failed is None else failed
 
