@@ -232,10 +232,11 @@ class _HookedConsumer:
       :class:`_HookedObservable`); ``is_clean`` is the cheap check run first.
     * One reader, one lookup: with a single reader storage, an (instrument,
       attribute set) seen before goes straight to the aggregation the SDK created
-      for it, with the SDK's own exemplar decision, skipping the storage and view
-      lookups, the attribute copy and the sorted attribute hash. The first
-      measurement of a set, and any set that cannot be bound (overflow, views,
-      delta), take the SDK's path.
+      for it, with the SDK's own exemplar decision, skipping the scrubbing check
+      (the set was clean the first time, and the rules do not change), the storage
+      and view lookups, the attribute copy and the sorted attribute hash. The first
+      measurement of a set, a set that needed scrubbing and any set that cannot be
+      bound (overflow, views, delta) take the SDK's path.
     """
 
     __slots__ = ("_consume", "_fast", "_filter", "_reader", "inner", "is_clean", "transform")
@@ -259,34 +260,38 @@ class _HookedConsumer:
 
     def consume_measurement(self, measurement: Any) -> None:
         attributes = measurement.attributes
-        if attributes and self.is_clean is not None and not self.is_clean(attributes):
-            measurement = _transformed(measurement, self.transform)  # type: ignore[arg-type]
-            attributes = measurement.attributes
         fast = self._fast
-        if fast is None:
-            self._consume(measurement)
-            return
-        try:
-            key = (
-                (measurement.instrument, *attributes.items())
-                if attributes
-                else (measurement.instrument,)
-            )
-            aggregation = fast.get(key, _MISSING)
-        except TypeError:  # an unhashable value: the SDK's path
-            self._consume(measurement)
-            return
-        if aggregation is not _MISSING and aggregation is not None:
-            sample = self._filter.should_sample(
-                measurement.value, measurement.time_unix_nano, attributes, measurement.context
-            )
-            aggregation.aggregate(measurement, sample)
-            return
+        key: Any = None
+        aggregation: Any = None
+        if fast is not None:
+            try:
+                key = (
+                    (measurement.instrument, *attributes.items())
+                    if attributes
+                    else (measurement.instrument,)
+                )
+                aggregation = fast.get(key, _MISSING)
+            except TypeError:  # an unhashable value: the SDK's path, every time
+                key = None
+            if aggregation is not None and aggregation is not _MISSING:
+                # a set seen before, found clean then (the scrubber's verdict is fixed)
+                sample = self._filter.should_sample(
+                    measurement.value, measurement.time_unix_nano, attributes, measurement.context
+                )
+                aggregation.aggregate(measurement, sample)
+                return
+        changed = False
+        if attributes and self.is_clean is not None and not self.is_clean(attributes):
+            scrubbed = _transformed(measurement, self.transform)  # type: ignore[arg-type]
+            changed = scrubbed is not measurement
+            measurement = scrubbed
         self._consume(measurement)
-        if aggregation is _MISSING and len(fast) < FAST_PATH_LIMIT:
-            fast[key] = bound_aggregation(
-                measurement.instrument, self._reader, attributes or {}, None
-            )
+        learn = key is not None and aggregation is _MISSING
+        if learn and fast is not None and len(fast) < FAST_PATH_LIMIT:
+            fast[key] = None if changed else self._bind(measurement.instrument, attributes)
+
+    def _bind(self, instrument: Any, attributes: Any) -> Any:
+        return bound_aggregation(instrument, self._reader, attributes or {}, None)
 
     def register_asynchronous_instrument(self, instrument: Any) -> None:
         if self.transform is None:

@@ -215,3 +215,19 @@ def test_cardinality_overflow_is_counted_on_repeated_measurements() -> None:
         v for k, v in points.items() if k != (("otel.metric.overflow", True),)
     )
     assert overflow["crowded"] == points[(("otel.metric.overflow", True),)]
+
+
+def test_a_secret_set_is_scrubbed_every_time_it_is_recorded(otel: FlextOtel) -> None:
+    """Repeating a secret attribute set never lets it through the one-lookup path."""
+    counter = otel.meter_provider.get_meter("t").create_counter("repeat_logins")
+    for _ in range(5):
+        counter.add(1, {"api_key": "sk-live-SECRETSECRET", "region": "eu"})
+        counter.add(1, {"region": "eu"})
+    points = {
+        tuple(sorted(p.attributes.items())): p.value for p in otel.store.metrics("repeat_logins")
+    }
+    assert points == {
+        (("api_key", "[REDACTED]"), ("region", "eu")): 5,
+        (("region", "eu"),): 5,
+    }
+    assert otel.guardrails.stats()["scrubbed_values"] == 5
