@@ -231,3 +231,34 @@ def test_a_secret_set_is_scrubbed_every_time_it_is_recorded(otel: FlextOtel) -> 
         (("region", "eu"),): 5,
     }
     assert otel.guardrails.stats()["scrubbed_values"] == 5
+
+
+def test_pushed_data_carries_the_decorators_exemplar_into_otlp(otel: FlextOtel) -> None:
+    """The decorator's duration exemplar reaches the OTLP encoding of a push."""
+    from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+
+    import flext_otel
+    from flext_otel.pipeline.state import use
+
+    @flext_otel.flext_monitor_function
+    def traced() -> None:
+        return None
+
+    with use(otel):
+        for _ in range(3):
+            traced()
+    exporter = _Recording()
+    push = MetricPush(reader_of(otel), [exporter], interval_ms=600_000, timeout_ms=5_000)
+    assert push.shutdown()
+    request = encode_metrics(exporter.batches[-1])
+    exemplars = [
+        exemplar
+        for rm in request.resource_metrics
+        for sm in rm.scope_metrics
+        for metric in sm.metrics
+        if metric.name == "flext.function.duration"
+        for point in metric.histogram.data_points
+        for exemplar in point.exemplars
+    ]
+    assert exemplars
+    assert all(len(e.trace_id) == 16 and len(e.span_id) == 8 for e in exemplars)
