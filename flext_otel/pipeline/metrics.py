@@ -66,12 +66,19 @@ def assemble_metrics(
     guardrails: Guardrails,
     store: TelemetryStore,
     counters: Callable[[str], PipelineCounters],
+    on_failure: Callable[[BaseException], object] | None = None,
 ) -> MetricAssembly:
-    """The meter provider of one pipeline, its one shared reader and its outputs."""
+    """The meter provider of one pipeline, its one shared reader and its outputs.
+
+    ``on_failure`` receives each failed metric collection (the reader then serves
+    its previous snapshot), e.g. to count it under ``metrics:store``.
+    """
     cardinality = guardrails.cardinality
     limits = cardinality.cardinality_limits()
     reader = SharedMetricReader(
-        preferred_aggregation=cardinality.counting_aggregation(), cardinality_limits=limits
+        preferred_aggregation=cardinality.counting_aggregation(),
+        cardinality_limits=limits,
+        on_failure=on_failure,
     )
     store.set_metric_source(metric_points(reader))
     registry = None
