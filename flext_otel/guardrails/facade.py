@@ -145,14 +145,6 @@ class _OverflowCountingAggregation(Aggregation):
         return created
 
 
-def _unchanged(attributes: Mapping[str, Any]) -> Mapping[str, Any]:
-    return attributes
-
-
-def _always_clean(attributes: Mapping[str, Any]) -> bool:
-    return True
-
-
 class CardinalityGuard:
     """Cardinality limits (global and per instrument), overflow warnings and counts."""
 
@@ -350,21 +342,20 @@ class Guardrails:
             self.counters.add("scrubbed_values", len(keys))
         return new, keys
 
-    def hook_measurements(self, provider: Any) -> bool:
+    def hook_measurements(self, provider: Any, reader: Any = None) -> bool:
         """Scrub every measurement's attributes on ``provider`` before any reader
         aggregates them: synchronous instruments and observable callbacks alike,
         whichever meter (own, global proxy, flext's API) made the instrument.
 
         Clean attribute sets cost one cached membership check per pair
-        (:meth:`Scrubber.clean_check`). False when scrubbing is off or the SDK
-        offers no hook.
+        (:meth:`Scrubber.clean_check`). With ``reader`` (the provider's one reader),
+        repeated attribute sets also skip the SDK's per-measurement lookups (see
+        ``support.otel_private``). False when the SDK offers no hook.
         """
         fold = self.cardinality.fold()
         scrubber = self.scrubber
         if scrubber is None:
-            if fold is None:
-                return False
-            return install_measurement_hook(provider, _unchanged, _always_clean, fold)
+            return install_measurement_hook(provider, None, None, reader, fold)
         check = scrubber.clean_check
         counters = self.counters
 
@@ -378,7 +369,7 @@ class Guardrails:
                 counters.add("scrubbed_values", len(keys))
             return clean
 
-        return install_measurement_hook(provider, transform, is_clean, fold)
+        return install_measurement_hook(provider, transform, is_clean, reader, fold)
 
     def scrub_text(self, text: str) -> str:
         """Free text with secret-looking parts replaced (the same object when clean)."""

@@ -26,24 +26,18 @@ from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import (
-    ConsoleMetricExporter,
-    MetricReader,
-    PeriodicExportingMetricReader,
-)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.version import __version__ as sdk_version
 
 from flext_otel.export.console import ConsoleTreeSpanExporter
-from flext_otel.export.metricview import SharedMetricReader, metric_points
-from flext_otel.export.otlp import otlp_log_exporter, otlp_metric_exporter, otlp_span_exporter
-from flext_otel.export.prometheus import prometheus_available, prometheus_registry
-from flext_otel.export.push import MetricPush, needs_own_reader
+from flext_otel.export.metricview import SharedMetricReader
+from flext_otel.export.otlp import otlp_log_exporter, otlp_span_exporter
 from flext_otel.guardrails.facade import Guardrails
 from flext_otel.guardrails.scrubbing import TransformingSpanExporter
 from flext_otel.pipeline import process
+from flext_otel.pipeline.metrics import assemble_metrics
 from flext_otel.pipeline.options import FlextOtelOptions
 from flext_otel.pipeline.processors import (
     CorrelatedStoreSpanProcessor,
@@ -424,112 +418,26 @@ class FlextOtel:
         )
 
     def _build_metrics(self) -> MeterProvider:
-        """One :class:`SharedMetricReader` aggregates every measurement once; the
-        store, ``/metrics`` and the push exporters read its snapshots. Measurement
-        attributes are scrubbed before the reader aggregates them."""
-        opts = self.options
-        cardinality = self.guardrails.cardinality
-        limits = cardinality.reader_options()  # empty on an SDK without limits
+        """The meter provider around one shared reader (see ``pipeline.metrics``)."""
         failures = self.failures
 
         def collection_failed(exc: BaseException) -> None:
             # the store reads as empty, but the failure shows under metrics:store
             failures.record("metrics:store", type(exc).__name__, repr(exc))
 
-        reader = SharedMetricReader(
-            preferred_aggregation=cardinality.counting_aggregation(),
+        built = assemble_metrics(
+            self.options,
+            self.resource,
+            self.guardrails,
+            self.store,
+            self._counters,
             on_failure=collection_failed,
-            **limits,
         )
-        self.metric_reader = reader
-        read_points = metric_points(reader)
-
-        def safe_points() -> list[Any]:
-            try:
-                return read_points()
-            except Exception as exc:  # the store reads as empty, but the failure shows
-                collection_failed(exc)
-                return []
-
-        self.store.set_metric_source(safe_points)
-        if "prometheus" in opts.metrics_exporter or prometheus_available():
-            self.prometheus_registry = prometheus_registry(reader)
-        readers: list[MetricReader] = [reader]
-        pushed: list[Any] = []
-        for name in opts.metrics_exporter:
-            exporter: Any
-            if name == "otlp":
-                from flext_otel.export.batch import CountingMetricExporter
-
-                counters = self._counters("metrics:otlp")
-                exporter = CountingMetricExporter(
-                    otlp_metric_exporter(opts.otlp("metrics")), counters
-                )
-                self._components.append(
-                    _Component(
-                        "metrics:otlp",
-                        lambda t: True,
-                        lambda t: True,
-                        "metrics:otlp",
-                        counters.snapshot,
-                    )
-                )
-            elif name == "console":
-                exporter = ConsoleMetricExporter()
-            else:
-                continue
-            if needs_own_reader(exporter):  # the one case with a second aggregation
-                readers.append(
-                    PeriodicExportingMetricReader(
-                        exporter,
-                        export_interval_millis=opts.metric_export_interval_ms,
-                        export_timeout_millis=opts.metric_export_timeout_ms,
-                        **limits,
-                    )
-                )
-            else:
-                pushed.append(exporter)
-        provider = MeterProvider(
-            metric_readers=readers,
-            resource=self.resource,
-            shutdown_on_exit=False,
-            views=cardinality.views(),
-        )
-        self.guardrails.hook_measurements(provider)
-        push = (
-            MetricPush(
-                reader,
-                pushed,
-                interval_ms=opts.metric_export_interval_ms,
-                timeout_ms=opts.metric_export_timeout_ms,
-            )
-            if pushed
-            else None
-        )
-        delta_readers = readers[1:]
-
-        def flush(timeout_millis: int) -> object:
-            ok = push.force_flush(timeout_millis) if push is not None else True
-            for extra in delta_readers:
-                ok = extra.force_flush(timeout_millis) and ok
-            return ok
-
-        def stop(timeout_millis: int) -> object:
-            ok = push.shutdown(timeout_millis) if push is not None else True
-            provider.shutdown(timeout_millis)
-            return ok
-
-        self._components.append(_Component("metrics", flush, stop))
-        self._components.append(
-            _Component(
-                "metrics:cardinality",
-                lambda t: True,
-                lambda t: True,
-                "metrics:cardinality",
-                cardinality.stats,
-            )
-        )
-        return provider
+        self.metric_reader = built.reader
+        self.prometheus_registry = built.registry
+        for name, flush, stop, key, stats in built.parts:
+            self._components.append(_Component(name, flush, stop, key, stats))
+        return built.provider
 
     def _build_logs(self) -> LoggerProvider:
         opts = self.options

@@ -58,6 +58,7 @@ from opentelemetry.sdk.metrics.view import DefaultAggregation
 _logger = logging.getLogger("flext_otel")
 
 __all__ = [
+    "FAST_PATH_LIMIT",
     "SUPPRESS_INSTRUMENTATION_KEY",
     "ApiLoggerProvider",
     "ConsoleLogRecordExporter",
@@ -131,12 +132,13 @@ def _hash_attributes(attributes: Mapping[str, Any]) -> Any:
 
 
 def bound_aggregation(
-    instrument: Any, reader: Any, attributes: Mapping[str, Any], kind: str
+    instrument: Any, reader: Any, attributes: Mapping[str, Any], kind: str | None
 ) -> Any:
     """The aggregation ``reader`` keeps for ``attributes`` of ``instrument``, or None.
 
     ``kind`` is ``"sum"`` or ``"histogram"`` (explicit buckets): an aggregation of
-    another class (a view changed it, the overflow counter wraps it) is not bound.
+    another class (a view changed it, the overflow counter wraps it) is not bound;
+    ``None`` accepts any class (for callers that pass real SDK measurements).
 
     Only a cumulative stream with exactly one view whose aggregation already
     exists (the attribute set was recorded once through the public API, and was
@@ -162,7 +164,9 @@ def bound_aggregation(
         aggregation = match._attributes_aggregation.get(_hash_attributes(attributes))
     except Exception:  # another SDK layout: stay on the public path
         return None
-    return aggregation if isinstance(aggregation, _aggregation_classes()[kind]) else None
+    if kind is None or isinstance(aggregation, _aggregation_classes()[kind]):
+        return aggregation
+    return None
 
 
 def exemplar_filter_of(instrument: Any) -> Any:
@@ -244,19 +248,43 @@ def _folded(measurement: Any, fold: MeasurementFold) -> Any:
     )
 
 
-class _HookedConsumer:
-    """Wraps the SDK's measurement consumer: every measurement's attributes pass
-    ``transform`` before any reader aggregates them (synchronous instruments here,
-    observable callbacks through :class:`_HookedObservable`). ``is_clean`` is the
-    cheap check run first; ``transform`` runs only when it says False."""
+_MISSING = object()
+FAST_PATH_LIMIT = 10_000
+"""Attribute sets per provider whose aggregation the hooked consumer remembers."""
 
-    __slots__ = ("_consume", "fold", "inner", "is_clean", "transform")
+
+class _HookedConsumer:
+    """Wraps the SDK's measurement consumer.
+
+    * Scrubbing: every measurement's attributes pass ``transform`` before any reader
+      aggregates them (synchronous instruments here, observable callbacks through
+      :class:`_HookedObservable`); ``is_clean`` is the cheap check run first.
+    * One reader, one lookup: with a single reader storage, an (instrument,
+      attribute set) seen before goes straight to the aggregation the SDK created
+      for it, with the SDK's own exemplar decision, skipping the scrubbing check
+      (the set was clean the first time, and the rules do not change), the storage
+      and view lookups, the attribute copy and the sorted attribute hash. The first
+      measurement of a set, a set that needed scrubbing and any set that cannot be
+      bound (overflow, views, delta) take the SDK's path.
+    """
+
+    __slots__ = (
+        "_consume",
+        "_fast",
+        "_filter",
+        "_reader",
+        "fold",
+        "inner",
+        "is_clean",
+        "transform",
+    )
 
     def __init__(
         self,
         inner: Any,
-        transform: MeasurementTransform,
-        is_clean: Callable[[Any], bool],
+        transform: MeasurementTransform | None,
+        is_clean: Callable[[Any], bool] | None,
+        reader: Any,
         fold: MeasurementFold | None = None,
     ) -> None:
         self.inner = inner
@@ -264,16 +292,55 @@ class _HookedConsumer:
         self.is_clean = is_clean
         self.fold = fold
         self._consume = inner.consume_measurement
+        self._reader = reader
+        self._filter: Any = getattr(getattr(inner, "_sdk_config", None), "exemplar_filter", None)
+        single = len(getattr(inner, "_reader_storages", ())) == 1
+        usable = reader is not None and single and self._filter is not None
+        self._fast: dict[Any, Any] | None = {} if usable else None
 
     def consume_measurement(self, measurement: Any) -> None:
         attributes = measurement.attributes
-        if attributes and not self.is_clean(attributes):
-            measurement = _transformed(measurement, self.transform)
-        if self.fold is not None:
-            measurement = _folded(measurement, self.fold)
+        fast = self._fast
+        key: Any = None
+        aggregation: Any = None
+        if fast is not None:
+            try:
+                key = (
+                    (measurement.instrument, *attributes.items())
+                    if attributes
+                    else (measurement.instrument,)
+                )
+                aggregation = fast.get(key, _MISSING)
+            except TypeError:  # an unhashable value: the SDK's path, every time
+                key = None
+            if aggregation is not None and aggregation is not _MISSING:
+                # a set seen before, found clean then (the scrubber's verdict is fixed)
+                sample = self._filter.should_sample(
+                    measurement.value, measurement.time_unix_nano, attributes, measurement.context
+                )
+                aggregation.aggregate(measurement, sample)
+                return
+        changed = False
+        if attributes and self.is_clean is not None and not self.is_clean(attributes):
+            scrubbed = _transformed(measurement, self.transform)  # type: ignore[arg-type]
+            changed = scrubbed is not measurement
+            measurement = scrubbed
+        if self.fold is not None:  # cardinality limits on an SDK without them
+            folded = _folded(measurement, self.fold)
+            changed = changed or folded is not measurement
+            measurement = folded
         self._consume(measurement)
+        learn = key is not None and aggregation is _MISSING
+        if learn and fast is not None and len(fast) < FAST_PATH_LIMIT:
+            fast[key] = None if changed else self._bind(measurement.instrument, attributes)
+
+    def _bind(self, instrument: Any, attributes: Any) -> Any:
+        return bound_aggregation(instrument, self._reader, attributes or {}, None)
 
     def register_asynchronous_instrument(self, instrument: Any) -> None:
+        if self.transform is None and self.fold is None:
+            self.inner.register_asynchronous_instrument(instrument)
+            return
         self.inner.register_asynchronous_instrument(
             _HookedObservable(instrument, self.transform, self.fold)
         )
@@ -288,15 +355,20 @@ class _HookedObservable:
     __slots__ = ("_fold", "_inner", "_transform")
 
     def __init__(
-        self, inner: Any, transform: MeasurementTransform, fold: MeasurementFold | None = None
+        self,
+        inner: Any,
+        transform: MeasurementTransform | None,
+        fold: MeasurementFold | None = None,
     ) -> None:
         self._inner = inner
         self._transform = transform
         self._fold = fold
 
     def callback(self, callback_options: Any) -> Iterable[Any]:
+        measured = list(self._inner.callback(callback_options))
         transform = self._transform
-        measured = [_transformed(m, transform) for m in self._inner.callback(callback_options)]
+        if transform is not None:
+            measured = [_transformed(m, transform) for m in measured]
         fold = self._fold
         return measured if fold is None else [_folded(m, fold) for m in measured]
 
@@ -306,23 +378,26 @@ class _HookedObservable:
 
 def install_measurement_hook(
     provider: Any,
-    transform: MeasurementTransform,
-    is_clean: Callable[[Any], bool],
+    transform: MeasurementTransform | None,
+    is_clean: Callable[[Any], bool] | None,
+    reader: Any = None,
     fold: MeasurementFold | None = None,
 ) -> bool:
-    """Make every measurement of ``provider`` pass ``transform`` before aggregation
-    (synchronous measurements only when ``is_clean(attributes)`` is False), then
-    ``fold(instrument, attributes)`` when given (cardinality limits on SDKs without them).
+    """Put flext's consumer between every instrument of ``provider`` and its readers.
 
-    Call it right after building the ``MeterProvider`` (meters take the consumer
-    when they are created). Returns False when the SDK has no consumer to wrap.
+    ``transform`` (when given) rewrites every measurement's attributes before
+    aggregation (synchronous measurements only when ``is_clean(attributes)`` is
+    False); with ``reader`` the provider's only reader, repeated attribute sets go
+    straight to their aggregation (see :class:`_HookedConsumer`). Call it right
+    after building the ``MeterProvider`` (meters take the consumer when they are
+    created). Returns False when the SDK has no consumer to wrap.
     Waits for: the spec's MeasurementProcessor (open-telemetry/opentelemetry-specification
     #4298), a public hook between an instrument and the readers' aggregations.
     """
     inner = getattr(provider, "_measurement_consumer", None)
     if inner is None or not hasattr(inner, "consume_measurement"):
         return False
-    provider._measurement_consumer = _HookedConsumer(inner, transform, is_clean, fold)
+    provider._measurement_consumer = _HookedConsumer(inner, transform, is_clean, reader, fold)
     return True
 
 

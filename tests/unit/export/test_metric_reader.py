@@ -178,3 +178,87 @@ def test_a_forked_child_never_pushes_the_parents_metrics(otel: FlextOtel) -> Non
     assert push.force_flush()
     assert len(exporter.batches) == 1
     push.shutdown()
+
+
+def test_repeated_attribute_sets_keep_the_sdks_exemplars(otel: FlextOtel) -> None:
+    """A set seen before (the one-lookup path) still gets the SDK's exemplar decision."""
+    histogram = otel.meter_provider.get_meter("t").create_histogram("again_seconds", unit="s")
+    histogram.record(0.1, {"k": "v"})  # first: through the SDK, which creates the series
+    with otel.tracer_provider.get_tracer("t").start_as_current_span("s") as span:
+        histogram.record(0.7, {"k": "v"})
+    histogram.record(0.2, {"k": "v"})  # outside a span: no exemplar
+    data = reader_of(otel).snapshot()
+    assert data is not None
+    (point,) = [
+        p
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "again_seconds"
+        for p in m.data.data_points
+    ]
+    assert point.count == 3
+    assert [e.span_id for e in point.exemplars] == [span.get_span_context().span_id]
+
+
+def test_cardinality_overflow_is_counted_on_repeated_measurements() -> None:
+    """Sets beyond the limit keep folding into the overflow series, every time."""
+    with capture(metric_cardinality_limit=2) as cap:
+        counter = cap.otel.meter_provider.get_meter("t").create_counter("crowded")
+        for _ in range(3):
+            for user in ("a", "b", "c", "d"):
+                counter.add(1, {"user": user})
+        points = {tuple(sorted(p.attributes.items())): p.value for p in cap.metrics("crowded")}
+        overflow = cap.otel.guardrails.stats()["metric_overflow"]
+    assert sum(points.values()) == 12
+    assert points[(("otel.metric.overflow", True),)] == 12 - sum(
+        v for k, v in points.items() if k != (("otel.metric.overflow", True),)
+    )
+    assert overflow["crowded"] == points[(("otel.metric.overflow", True),)]
+
+
+def test_a_secret_set_is_scrubbed_every_time_it_is_recorded(otel: FlextOtel) -> None:
+    """Repeating a secret attribute set never lets it through the one-lookup path."""
+    counter = otel.meter_provider.get_meter("t").create_counter("repeat_logins")
+    for _ in range(5):
+        counter.add(1, {"api_key": "sk-live-SECRETSECRET", "region": "eu"})
+        counter.add(1, {"region": "eu"})
+    points = {
+        tuple(sorted(p.attributes.items())): p.value for p in otel.store.metrics("repeat_logins")
+    }
+    assert points == {
+        (("api_key", "[REDACTED]"), ("region", "eu")): 5,
+        (("region", "eu"),): 5,
+    }
+    assert otel.guardrails.stats()["scrubbed_values"] == 5
+
+
+def test_pushed_data_carries_the_decorators_exemplar_into_otlp(otel: FlextOtel) -> None:
+    """The decorator's duration exemplar reaches the OTLP encoding of a push."""
+    from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+
+    import flext_otel
+    from flext_otel.pipeline.state import use
+
+    @flext_otel.flext_monitor_function
+    def traced() -> None:
+        return None
+
+    with use(otel):
+        for _ in range(3):
+            traced()
+    exporter = _Recording()
+    push = MetricPush(reader_of(otel), [exporter], interval_ms=600_000, timeout_ms=5_000)
+    assert push.shutdown()
+    request = encode_metrics(exporter.batches[-1])
+    exemplars = [
+        exemplar
+        for rm in request.resource_metrics
+        for sm in rm.scope_metrics
+        for metric in sm.metrics
+        if metric.name == "flext.function.duration"
+        for point in metric.histogram.data_points
+        for exemplar in point.exemplars
+    ]
+    assert exemplars
+    assert all(len(e.trace_id) == 16 and len(e.span_id) == 8 for e in exemplars)

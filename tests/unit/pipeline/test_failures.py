@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from flext_otel.guardrails.scrubbing import SpanGuard
 from flext_otel.instrument.decorators import flext_monitor_function
-from flext_otel.pipeline import sdk
+from flext_otel.pipeline import metrics as pipeline_metrics
 from flext_otel.pipeline.options import resolve_options
 from flext_otel.pipeline.sdk import FlextOtel
 from flext_otel.support.failures import FailureLedger
@@ -208,7 +208,7 @@ def test_a_failing_metric_collection_is_counted_not_hidden(
 
         return read
 
-    monkeypatch.setattr(sdk, "metric_points", broken_points)
+    monkeypatch.setattr(pipeline_metrics, "metric_points", broken_points)
     with capture() as cap:
         assert cap.metrics() == []
         assert cap.metrics() == []
