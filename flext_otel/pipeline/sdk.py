@@ -436,12 +436,17 @@ class FlextOtel:
                         cardinality_limits=limits,
                     )
                 )
-        provider = MeterProvider(
-            metric_readers=readers,
-            resource=self.resource,
-            shutdown_on_exit=False,
-            views=cardinality.views(),
-        )
+        try:
+            provider = MeterProvider(
+                metric_readers=readers,
+                resource=self.resource,
+                shutdown_on_exit=False,
+                views=cardinality.views(),
+            )
+        except BaseException:  # periodic readers run a thread from construction on
+            for built in readers:
+                _run_bounded(built.shutdown, _RELEASE_TIMEOUT_S, "reader-shutdown")
+            raise
         self._components.append(
             _Component(
                 "metrics",
