@@ -14,6 +14,7 @@ Imports: ``export``, ``guardrails``, ``store``, ``support``; the OpenTelemetry S
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,26 @@ Part = tuple[
     str | None,
     Callable[[], PipelineStats] | None,
 ]
+
+
+_logger = logging.getLogger("flext_otel")
+_RELEASE_TIMEOUT_MS = 5_000
+
+
+def _provider(readers: list[MetricReader], resource: Resource, views: list[Any]) -> MeterProvider:
+    """The MeterProvider over ``readers``; if it cannot be built, the readers (periodic
+    ones run a thread from construction on) are shut down before the error propagates."""
+    try:
+        return MeterProvider(
+            metric_readers=readers, resource=resource, shutdown_on_exit=False, views=views
+        )
+    except BaseException:
+        for built in readers:
+            try:
+                built.shutdown(timeout_millis=_RELEASE_TIMEOUT_MS)
+            except Exception as exc:  # release the rest; the caller sees the first error
+                _logger.debug("releasing a metric reader failed: %r", exc)
+        raise
 
 
 def _done(_timeout_millis: int) -> object:
@@ -122,12 +143,7 @@ def assemble_metrics(
             )
         else:
             pushed.append(exporter)
-    provider = MeterProvider(
-        metric_readers=readers,
-        resource=resource,
-        shutdown_on_exit=False,
-        views=cardinality.views(),
-    )
+    provider = _provider(readers, resource, cardinality.views())
     guardrails.hook_measurements(provider, reader)
     push = None
     if pushed:

@@ -289,6 +289,25 @@ def test_a_failing_builder_releases_what_was_already_built(
     assert [spy.shutdowns >= 1 for spy in spies] == [True]
 
 
+def test_a_failing_meter_provider_stops_the_readers_it_was_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A MeterProvider that cannot be built leaves no periodic reader thread behind."""
+
+    def broken_provider(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("bad view")
+
+    monkeypatch.setattr(pipeline_metrics, "MeterProvider", broken_provider)
+    before = set(threading.enumerate())
+    options = resolve_options(environ={}, install_globals=False, metrics_exporter="console")
+    with pytest.raises(ValueError, match="bad view"):
+        FlextOtel(options)
+    leaked = [
+        t for t in threading.enumerate() if t not in before and t.is_alive() and "Metric" in t.name
+    ]
+    assert leaked == []
+
+
 def test_library_code_has_no_assert_statements() -> None:
     """No `assert` in flext_otel: python -O strips them, so they cannot guard anything."""
     import ast

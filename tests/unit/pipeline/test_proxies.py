@@ -178,3 +178,65 @@ def test_stress_threads_resolving_while_pipelines_switch() -> None:
         stop.set()
         for otel in (*churn, base, final):
             otel.shutdown(2_000)
+
+
+_CONFIGURE_STRESS = """
+import sys, threading
+import flext_otel
+from opentelemetry import metrics, trace
+
+sys.setswitchinterval(1e-6)
+flext_otel.configure(service_name="stress-0")
+stop = threading.Event()
+final_ready = threading.Barrier(5)
+held_counts = []
+
+def worker(index):
+    meter = metrics.get_meter(f"stress.{index}")
+    tracer = trace.get_tracer(f"stress.{index}")
+    held = []
+    while not stop.is_set():
+        counter = meter.create_counter("stress_total")
+        counter.add(1, {"phase": "churn"})
+        held = [*held[-15:], counter]
+        with tracer.start_as_current_span("churn"):
+            pass
+    final_ready.wait(timeout=60)
+    for counter in held:
+        counter.add(1, {"phase": "final"})
+    with tracer.start_as_current_span("final"):
+        pass
+    held_counts.append(len(held))
+
+threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+for thread in threads:
+    thread.start()
+for i in range(1, 30):
+    flext_otel.configure(service_name=f"stress-{i}")
+final = flext_otel.configure(service_name="stress-final")
+stop.set()
+final_ready.wait(timeout=60)
+for thread in threads:
+    thread.join(timeout=60)
+points = [p for p in final.store.metrics("stress_total") if p.attributes["phase"] == "final"]
+total = sum(p.value for p in points)
+spans = len(final.store.spans("final"))
+print("final", total, sum(held_counts), spans)
+sys.exit(0 if (total, spans) == (sum(held_counts), 4) else 1)
+"""
+
+
+def test_stress_threads_on_the_otel_globals_while_configure_switches() -> None:
+    """In a child process (globals installed): threads use OTel's global meter and tracer
+    while configure() replaces the pipeline 30 times; afterwards all lands in the last."""
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", _CONFIGURE_STRESS],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout, result.stderr[-2000:])
+    assert result.stdout.startswith("final ")
