@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+import multiprocessing
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,17 +125,43 @@ def configure(**options: Any) -> FlextOtel:
         if not _state.atexit_registered:
             atexit.register(_shutdown_at_exit)
             _state.atexit_registered = True
+            _flush_on_sigterm_in_multiprocessing_child()
     if old is not None and not old.is_shutdown:
         old.shutdown()
     return otel
 
 
+_exit_started = threading.Event()
+
+
 def _shutdown_at_exit() -> None:
+    _exit_started.set()
     otel = _state.configured
     if otel is not None and not otel.is_shutdown:
         report = otel.shutdown(EXIT_TIMEOUT_MILLIS)
         if not report.ok:
             _logger.warning("flext-otel at exit: %s", report)
+
+
+def _flush_on_sigterm_in_multiprocessing_child() -> None:
+    """``Pool.terminate()`` (the end of ``with Pool()``) SIGTERMs its workers, which die
+    without atexit: in a multiprocessing child that left SIGTERM at its default, flush
+    first, then die of the signal as before."""
+    if multiprocessing.parent_process() is None or (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        return
+
+    def flush_then_die(signum: int, _frame: object) -> None:
+        signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM must not re-enter shutdown
+        if _exit_started.is_set():
+            return  # the process is already exiting and flushing: let it finish
+        _shutdown_at_exit()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, flush_then_die)
 
 
 @contextmanager
