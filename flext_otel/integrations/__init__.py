@@ -1,4 +1,6 @@
-"""Hooks for servers and launchers (OpenTelemetry distro and configurator, gunicorn).
+"""Hooks for servers and launchers: the OpenTelemetry distro and configurator
+(``distro``), gunicorn's config module (``gunicorn``) and celery's worker signals
+(``celery``).
 
-Imports: ``testing`` and the packages below it.
+Imports: ``api``, ``testing`` and the packages below them; server packages lazily.
 """

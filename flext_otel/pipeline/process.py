@@ -28,8 +28,9 @@
     only*, so a server that restores the original disposition and raises the
     signal again after its graceful shutdown (uvicorn does) reaches ``atexit``,
     which flushes and then lets the held signal through: the process still dies
-    of it. Signals sent from outside still reach the process (another thread
-    takes them).
+    of it. A second signal sent from outside still reaches the handlers while
+    another thread (an exporter's, say) can take it; else it waits for the exit
+    hooks too.
 
   ``signal_handlers=False`` (``FLEXT_OTEL_SIGNAL_HANDLERS=false``) installs
   nothing; call ``shutdown()`` from your own handler then.
@@ -46,6 +47,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import logging
 import multiprocessing
 import multiprocessing.util
@@ -173,6 +175,16 @@ def at_exit(callback: Callable[[], None]) -> None:
         _register_finalizer(_FINALIZER_KEY)
 
 
+def flush_when_child_ends(obj: Any, shutdown: Callable[[Any], object]) -> None:
+    """In every multiprocessing child forked from here, call ``shutdown(obj)`` as the
+    child ends (children leave through ``os._exit``: no ``atexit``); ``obj`` weakly held."""
+    multiprocessing.util.register_after_fork(obj, functools.partial(_finalize, shutdown))
+
+
+def _finalize(shutdown: Callable[[Any], object], obj: Any) -> None:
+    multiprocessing.util.Finalize(obj, shutdown, args=(obj,), exitpriority=10)
+
+
 def _register_finalizer(_key: object) -> None:
     multiprocessing.util.Finalize(None, run_exit_callbacks, exitpriority=10)
 
@@ -240,9 +252,11 @@ def install_signal_handlers(flush: Callable[[int], bool]) -> tuple[int, ...]:
 def uninstall_signal_handlers() -> None:
     """Put back the handlers :func:`install_signal_handlers` replaced (main thread)."""
     for signum, previous in list(_previous.items()):
-        with contextlib.suppress(ValueError, OSError):
+        try:
             if signal.getsignal(signum) is _handle_signal:
                 signal.signal(signum, previous)
+        except (ValueError, OSError):  # not the main thread: ours stays, and chains
+            continue
         _previous.pop(signum, None)
 
 
@@ -300,6 +314,7 @@ def _release_held_signals() -> None:
 __all__ = [
     "at_exit",
     "describe",
+    "flush_when_child_ends",
     "install_signal_handlers",
     "instance_id",
     "on_fork",

@@ -7,6 +7,12 @@ providers as the OTel globals once per process; the proxies forward to whichever
 ``FlextOtel`` is current (a test's ``capture()``, else the configured one, else an
 embedded default), so tracers and meters obtained before a reconfiguration follow
 it without touching any OTel private attribute.
+
+Processes: every ``FlextOtel`` registers with :mod:`flext_otel.pipeline.process`; in
+a forked child it reassembles itself (new ``service.instance.id``, fresh threads,
+exporters and store) and abandons what it inherited without flushing it (the parent
+owns those items). ``shutdown()`` runs every step, server closers included, inside
+its one deadline.
 """
 
 from __future__ import annotations
@@ -257,14 +263,7 @@ class FlextOtel:
         self._closers: list[Callable[[], object]] = []
         self.shutting_down_in: int | None = None
         """The thread running :meth:`shutdown` right now, if any."""
-        self._assemble()
-        # a forked child reassembles it (new identity, fresh threads and exporters)
-        process.on_fork(self)
-
-    def _assemble(self) -> None:
-        """Build the store, resource, providers and pipelines from ``self.options``."""
-        options = self.options
-        self.pid = os.getpid()
+        self._inherited: list[_Component] = []
         #: Failures with no processor to count them (rejected API calls, decorator
         #: and metric-collection failures), merged into :meth:`stats`.
         self.failures = FailureLedger()
@@ -275,6 +274,16 @@ class FlextOtel:
             alerts_capacity=options.capacity("alerts"),
             health_capacity=options.capacity("health"),
         )
+        self._assemble()
+        # a forked child reassembles it (new identity, fresh threads and exporters);
+        # a multiprocessing child flushes it as it ends (it leaves through os._exit)
+        process.on_fork(self)
+        process.flush_when_child_ends(self, FlextOtel.shutdown_at_exit)
+
+    def _assemble(self) -> None:
+        """Build the resource, providers and pipelines from ``self.options``."""
+        options = self.options
+        self.pid = os.getpid()
         self.resource = build_resource(options)
         self._guardrails = Guardrails(options)
         self.prometheus_registry: Any = None
@@ -306,16 +315,25 @@ class FlextOtel:
     def _after_fork_in_child(self) -> None:
         """In a forked child: a new pipeline with this process's identity.
 
-        What the parent built is abandoned, never flushed here: its threads do not
-        exist in the child, its queues hold the parent's items (the parent exports
-        them) and its network channels belong to the parent. Tracers and meters
-        obtained through the OTel globals or flext's API follow the new pipeline;
-        the store starts empty.
+        Tracers and meters obtained through the OTel globals or flext's API follow
+        the new pipeline. The parent's span and log pipelines reset themselves in
+        the child (their queued items are the parent's to export) and stay attached
+        to the old providers, so a tracer taken from ``otel.tracer_provider`` before
+        the fork still delivers (with the parent's resource); they are flushed and
+        counted with the new ones. The parent's metric pipeline is abandoned: its
+        aggregations hold the parent's values, which the parent exports. The store
+        is kept, with new locks.
         """
         if self._report is not None or self.pid == os.getpid():
             return
         self._shutdown_lock = threading.Lock()
-        self._abandoned = (self._components, self.tracer_provider, self.meter_provider)
+        self.store.after_fork_in_child()
+        # tracers and loggers taken from the old providers before the fork still feed
+        # these (batch processors reset themselves in the child): flush them too
+        self._inherited += [
+            c for c in self._components if c.key and c.key.startswith(("traces:", "logs:"))
+        ]
+        self._abandoned = (self.tracer_provider, self.meter_provider, self.logger_provider)
         self._assemble()
 
     @property
@@ -556,12 +574,18 @@ class FlextOtel:
         ``"api:decorator"`` for the decorator's own failures and
         ``"metrics:store"`` for failed metric collections (causes: exception
         types). These keys count failures only: their ``accepted`` equals
-        their ``dropped`` total.
+        their ``dropped`` total. In a forked child, the pipelines it inherited
+        and its own are counted together under one key.
         """
-        stats = {c.key: c.stats() for c in self._components if c.key and c.stats is not None}
+        merged: dict[str, PipelineStats] = {}
+        for c in (*self._inherited, *self._components):
+            if c.key and c.stats is not None:
+                found = c.stats()
+                earlier = merged.get(c.key)
+                merged[c.key] = found if earlier is None else _combined(earlier, found)
         for key, failed in self.failures.stats().items():
-            stats.setdefault(key, failed)
-        return stats
+            merged.setdefault(key, failed)
+        return merged
 
     @property
     def health_adapter(self) -> Any:
@@ -600,8 +624,18 @@ class FlextOtel:
         if self.options.sdk_disabled:
             return True
         deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
-        late, succeeded = _run_stages(self._components, lambda c, ms: c.flush(ms), deadline)
+        parts = [*self._inherited, *self._components]
+        late, succeeded = _run_stages(parts, lambda c, ms: c.flush(ms), deadline)
         return not late and succeeded
+
+    def shutdown_at_exit(self) -> None:
+        """Shut down within the exit deadline as the process ends; log any loss with
+        this process's identity."""
+        if self._report is not None:
+            return
+        report = self.shutdown(EXIT_TIMEOUT_MILLIS)
+        if not report.ok:
+            _logger.warning("flext-otel at exit (%s): %s", process.describe(self.identity), report)
 
     def _close_servers(self, deadline: float) -> list[str]:
         """Run the closers in parallel, each bounded by ``deadline``; the late ones' names."""
@@ -635,9 +669,10 @@ class FlextOtel:
         """The body of :meth:`shutdown` (under its lock)."""
         deadline = time.monotonic() + max(timeout_millis, 0) / 1000.0
         late_closers = self._close_servers(deadline)
-        timed_out, _ = _run_stages(self._components, lambda c, ms: c.stop(ms), deadline)
+        parts = [*self._inherited, *self._components]
+        timed_out, _ = _run_stages(parts, lambda c, ms: c.stop(ms), deadline)
         for provider_shutdown in self._provider_shutdowns:
-            remaining = max(deadline - time.monotonic(), 0.05)
+            remaining = max(deadline - time.monotonic(), 0.0)  # never past the deadline
             _run_bounded(provider_shutdown, remaining, "provider-shutdown")
         pipelines = MappingProxyType({key: _settled(stats) for key, stats in self.stats().items()})
         lost = sum(stats.lost for stats in pipelines.values())
@@ -652,6 +687,23 @@ class FlextOtel:
         # it stays current (until configure() is called again), so telemetry that
         # arrives after shutdown is dropped and counted, never rerouted silently
         return self._report
+
+
+def _combined(a: PipelineStats, b: PipelineStats) -> PipelineStats:
+    """Two pipelines under one key (a forked child's inherited and new ones) as one."""
+    dropped = dict(a.dropped)
+    for reason, count in b.dropped.items():
+        dropped[reason] = dropped.get(reason, 0) + count
+    last = max((a, b), key=lambda s: s.last_export_time_ns or 0)
+    return PipelineStats(
+        a.accepted + b.accepted,
+        a.exported + b.exported,
+        MappingProxyType(dropped),
+        a.queue_depth + b.queue_depth,
+        last.last_export_ok,
+        last.last_error,
+        last.last_export_time_ns,
+    )
 
 
 def _settled(stats: PipelineStats) -> PipelineStats:

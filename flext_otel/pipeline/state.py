@@ -130,6 +130,8 @@ def configure(**options: Any) -> FlextOtel:
         process.at_exit(shutdown_at_exit)
         if resolved.signal_handlers:
             process.install_signal_handlers(_shutdown_on_signal)
+        else:  # the host asked for none: put back any this process installed
+            process.uninstall_signal_handlers()
     if old is not None and not old.is_shutdown:
         old.shutdown()
     return otel
@@ -138,10 +140,8 @@ def configure(**options: Any) -> FlextOtel:
 def shutdown_at_exit() -> None:
     """Flush and stop the configured pipeline as the process ends; report any loss."""
     otel = _state.configured
-    if otel is not None and not otel.is_shutdown:
-        report = otel.shutdown(EXIT_TIMEOUT_MILLIS)
-        if not report.ok:
-            _logger.warning("flext-otel at exit (%s): %s", process.describe(otel.identity), report)
+    if otel is not None:
+        otel.shutdown_at_exit()
 
 
 def _shutdown_on_signal(signum: int) -> bool:

@@ -100,6 +100,11 @@ class TelemetryStore:
         self.add_alert = self._alerts.append
         self.add_health_check = self._health.append
 
+    def after_fork_in_child(self) -> None:
+        """In a forked child: new ring locks (another thread may have held one at fork)."""
+        for ring in (self._spans, self._logs, self._alerts, self._health):
+            ring._lock = threading.Lock()
+
     def set_metric_source(self, source: MetricSource | None) -> None:
         """Where :meth:`metrics` reads points from (an in-memory metric reader)."""
         self._metric_source = source

@@ -297,3 +297,25 @@ def test_exit_loss_message_names_the_process() -> None:
     instance = result.stdout.strip()
     assert "flext-otel at exit (service lossy, instance " + instance in result.stderr
     assert "lost" in result.stderr
+
+
+def test_reconfiguring_without_signal_handlers_puts_the_previous_ones_back() -> None:
+    """configure(signal_handlers=False) after True restores the handler that was there."""
+    code = """
+        import signal
+        import flext_otel
+        mine = lambda s, f: None
+        signal.signal(signal.SIGTERM, mine)
+        flext_otel.configure(service_name="a")
+        chained = signal.getsignal(signal.SIGTERM) is not mine
+        flext_otel.configure(service_name="b", signal_handlers=False)
+        print(chained, signal.getsignal(signal.SIGTERM) is mine)
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=_RUN_TIMEOUT_S,
+        check=False,
+    )
+    assert result.stdout.split() == ["True", "True"], result.stderr
