@@ -18,6 +18,7 @@ called from SDK hooks on application threads and do O(1) work.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
