@@ -80,7 +80,9 @@ class ShutdownReport:
     ``lost`` counts items that never reached a destination they were meant for
     (queue full, failed export, cut off by the deadline, internal failure);
     items sampled out, or evicted from the in-memory ring buffer by newer ones,
-    are not lost.
+    are not lost. ``rejected`` counts calls of the simple API that were refused
+    with a failed ``FlextResult`` (the caller was told; nothing was accepted, so
+    nothing was lost): the ``api:<call>`` keys of :data:`REJECTION_KEYS`.
     """
 
     lost: int
@@ -88,19 +90,26 @@ class ShutdownReport:
     pipelines: Mapping[str, PipelineStats]
     timed_out: tuple[str, ...] = ()
     evicted: int = 0
+    rejected: int = 0
 
     def __str__(self) -> str:
         late = f"; did not finish in time: {', '.join(self.timed_out)}" if self.timed_out else ""
+        refused = f"; {self.rejected} invalid calls rejected" if self.rejected else ""
         if self.lost == 0:
-            return f"nothing lost{late}"
+            return f"nothing lost{refused}{late}"
         parts = [
             f"{key} {reason}={count}"
             for key, stats in self.pipelines.items()
+            if key not in REJECTION_KEYS
             for reason, count in sorted(stats.dropped.items())
             if count and reason != "sampled_out"
         ]
         noun = "item" if self.lost == 1 else "items"
-        return f"{self.lost} {noun} lost: {', '.join(parts)}{late}"
+        return f"{self.lost} {noun} lost: {', '.join(parts)}{refused}{late}"
+
+
+#: Keys of calls the simple API refused (a failed ``FlextResult``, never accepted).
+REJECTION_KEYS = frozenset(("api:metric", "api:log", "api:alert", "api:trace", "api:health_check"))
 
 
 # -- helpers ----------------------------------------------------------------
@@ -675,14 +684,15 @@ class FlextOtel:
             remaining = max(deadline - time.monotonic(), 0.0)  # never past the deadline
             _run_bounded(provider_shutdown, remaining, "provider-shutdown")
         pipelines = MappingProxyType({key: _settled(stats) for key, stats in self.stats().items()})
-        lost = sum(stats.lost for stats in pipelines.values())
+        lost = sum(s.lost for key, s in pipelines.items() if key not in REJECTION_KEYS)
+        rejected = sum(s.lost for key, s in pipelines.items() if key in REJECTION_KEYS)
         evicted = sum(s.evicted for s in self.store.stats().values())
         # a shut-down SDK MeterProvider warns on every get_meter(); instruments made
         # after shutdown (a late decorator call, a proxy re-binding) get no-ops
         self.meter_provider = metrics_api.NoOpMeterProvider()
         timed_out = [*late_closers, *timed_out]
         self._report = ShutdownReport(
-            lost, lost == 0 and not timed_out, pipelines, tuple(timed_out), evicted
+            lost, lost == 0 and not timed_out, pipelines, tuple(timed_out), evicted, rejected
         )
         # it stays current (until configure() is called again), so telemetry that
         # arrives after shutdown is dropped and counted, never rerouted silently

@@ -323,3 +323,18 @@ def test_library_code_has_no_assert_statements() -> None:
         if isinstance(node, ast.Assert)
     ]
     assert found == []
+
+
+def test_rejected_calls_are_reported_apart_from_losses() -> None:
+    """A call the API refused is told to its caller: the shutdown report counts it as
+    rejected, not lost, and stays ok."""
+    import flext_otel
+
+    with capture() as cap:
+        assert flext_otel.metric("bad name", 1).is_failure
+        assert flext_otel.log("fine").is_success
+    report = cap.report
+    assert report is not None
+    assert (report.lost, report.rejected, report.ok) == (0, 1, True)
+    assert str(report) == "nothing lost; 1 invalid calls rejected"
+    assert report.pipelines["api:metric"].dropped == {"invalid": 1}
