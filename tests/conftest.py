@@ -9,7 +9,9 @@ there a missing one fails the test. Elsewhere it skips the test with the reason.
 from __future__ import annotations
 
 import os
+import select
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -17,6 +19,8 @@ from typing import NoReturn
 import pytest
 from hypothesis import settings
 from prometheus_server import PrometheusServer
+
+from flext_otel.testing import Captured, capture
 
 # Property tests assert behaviour, not speed: no per-example deadline (a loaded 2-core
 # machine stretches single examples past hypothesis's default 200 ms).
@@ -94,3 +98,27 @@ def prometheus(prometheus_bin: str) -> Iterator[PrometheusServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def cap(request: pytest.FixtureRequest) -> Iterator[Captured]:
+    """A private pipeline (``flext_otel.testing.capture``) for one test; a test module
+    may name its service with a module-level ``CAPTURE_SERVICE``."""
+    service = getattr(request.module, "CAPTURE_SERVICE", None)
+    options = {"service_name": service} if service else {}
+    with capture(**options) as captured:
+        yield captured
+
+
+def wait_child(pid: int, timeout: float) -> int | str:
+    """A forked child's exit code, or ``"hung"`` (and the child killed) after ``timeout``."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        exited, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    if not exited:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return "hung"
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])

@@ -53,6 +53,7 @@ _DEFAULT: Any = object()  # "not given" for arguments whose default is built per
 class EntityValidationError(ValueError):
     """An entity field failed validation; ``error_code`` names the kind of problem.
 
+    >>> from flext_otel.domain.entities import FlextAlert
     >>> try:
     ...     FlextAlert("", "disk full")
     ... except EntityValidationError as exc:

@@ -16,8 +16,6 @@ import json
 import logging
 import multiprocessing
 import os
-import select
-import signal
 import socket
 import threading
 import time
@@ -27,6 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from conftest import wait_child
 from lossless_child import RemoteReceiver
 from opentelemetry.trace import Tracer
 
@@ -361,20 +360,6 @@ def remote_receiver(protocol: str) -> Iterator[RemoteReceiver]:
         remote.close()
 
 
-def _wait_child(pid: int, timeout: float) -> int | str:
-    """The child's exit code, or ``"hung"`` (and the child killed) after ``timeout``."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        exited, _, _ = select.select([pidfd], [], [], timeout)
-    finally:
-        os.close(pidfd)
-    if not exited:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        return "hung"
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-
-
 @pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs os.fork and os.pidfd_open")
 def test_twenty_children_forked_while_the_parent_exports_all_deliver_and_exit(
     remote_receiver: RemoteReceiver, protocol: str
@@ -401,7 +386,7 @@ def test_twenty_children_forked_while_the_parent_exports_all_deliver_and_exit(
                 finally:
                     os._exit(code)
             pids.append(pid)
-        codes = [_wait_child(pid, 30.0) for pid in pids]
+        codes = [wait_child(pid, 30.0) for pid in pids]
         report = otel.shutdown(timeout_millis=10_000)
 
     assert codes == [0] * children

@@ -50,13 +50,6 @@ VALIDATION_CODES = {
 }
 
 
-@pytest.fixture
-def cap() -> Iterator[Captured]:
-    """A private pipeline that flext's API records into."""
-    with capture() as captured:
-        yield captured
-
-
 def metric_value(cap: Captured, name: str) -> Any:
     """The single point value of metric ``name``."""
     (point,) = cap.metrics(name)

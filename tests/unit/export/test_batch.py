@@ -7,8 +7,6 @@ import json
 import logging
 import multiprocessing
 import os
-import select
-import signal
 import socket
 import threading
 import time
@@ -17,6 +15,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import pytest
+from conftest import wait_child
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -488,20 +487,6 @@ def test_invalid_knobs_are_rejected() -> None:
 # -- fork -------------------------------------------------------------------
 
 
-def _wait_child(pid: int, timeout: float) -> int | str:
-    """The child's exit code, or ``"hung"`` (and the child killed) after ``timeout``."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        exited, _, _ = select.select([pidfd], [], [], timeout)
-    finally:
-        os.close(pidfd)
-    if not exited:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        return "hung"
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-
-
 @pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs os.fork and os.pidfd_open")
 @pytest.mark.usefixtures("no_leaked_threads")
 def test_forked_child_delivers_its_spans_through_a_fresh_exporter() -> None:
@@ -547,7 +532,7 @@ def test_forked_child_delivers_its_spans_through_a_fresh_exporter() -> None:
         finally:
             os._exit(code)
     os.close(write_fd)
-    assert _wait_child(pid, 20.0) == 0
+    assert wait_child(pid, 20.0) == 0
     chunks = []
     while chunk := os.read(read_fd, 65536):
         chunks.append(chunk)
@@ -828,7 +813,7 @@ def test_forked_children_deliver_through_real_grpc_while_the_parent_exports() ->
                 finally:
                     os._exit(code)
             pids.append(pid)
-        codes = [_wait_child(pid, 20.0) for pid in pids]
+        codes = [wait_child(pid, 20.0) for pid in pids]
         processor.shutdown(5_000)
         conn.send(children * 110)
         assert conn.poll(30.0)

@@ -38,12 +38,6 @@ class Boom(Exception):
     """The error the tests raise."""
 
 
-@pytest.fixture
-def cap() -> Iterator[Captured]:
-    with capture() as captured:
-        yield captured
-
-
 ContextErrors = Callable[[], list[str]]
 
 

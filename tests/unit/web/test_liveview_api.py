@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -26,6 +26,8 @@ from flext_otel.store.telemetry import MetricPoint
 from flext_otel.testing import Captured, capture
 from flext_otel.web import liveview
 from flext_otel.web.server import HttpServerHandle, register_route, serve_http
+
+CAPTURE_SERVICE = "liveview-test"
 
 BASE_NS = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -127,13 +129,6 @@ def emit_log(
         attributes=dict(attributes or {}),
         context=trace_api.set_span_in_context(span) if span is not None else None,
     )
-
-
-@pytest.fixture
-def cap() -> Iterator[Captured]:
-    """A private pipeline."""
-    with capture(service_name="liveview-test") as captured:
-        yield captured
 
 
 @pytest.fixture

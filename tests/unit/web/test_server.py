@@ -22,6 +22,9 @@ from flext_otel.web.server import HttpServerHandle, RequestInfo, register_route,
 Reply = tuple[int, dict[str, str], bytes]
 
 
+CAPTURE_SERVICE = "http-test"
+
+
 def call(
     server: HttpServerHandle,
     path: str,
@@ -60,13 +63,6 @@ def raw(server: HttpServerHandle, payload: bytes, timeout: float = 5.0) -> bytes
                 if len(rest) >= length:
                     break
         return b"".join(chunks)
-
-
-@pytest.fixture
-def cap() -> Iterator[Captured]:
-    """A private pipeline."""
-    with capture(service_name="http-test") as captured:
-        yield captured
 
 
 @pytest.fixture

@@ -7,16 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from flext_otel.testing import Captured, capture
+from flext_otel.testing import Captured
 from flext_otel.web import liveview
 from flext_otel.web.server import HttpServerHandle, RequestInfo, register_route, serve_http
-
-
-@pytest.fixture
-def cap() -> Iterator[Captured]:
-    """A private pipeline."""
-    with capture() as captured:
-        yield captured
 
 
 @pytest.fixture
