@@ -475,9 +475,9 @@ def _serve_metrics(otel: FlextOtel) -> None:
         try:
             handle = serve(otel, host=opts.prometheus_host, port=port)
         except OSError as exc:  # telemetry must not stop the application from starting
-            describe = getattr(http, "port_conflict_message", None)
-            if describe is not None:
-                _logger.warning("%s", describe(opts.prometheus_host, port, exc))
+            warn = getattr(http, "warn_port_conflict", None)
+            if warn is not None:  # names the process serving the port, and the fix
+                warn(opts.prometheus_host, port, exc)
             else:
                 _logger.warning("flext-otel could not serve /metrics on %s:%s: %s",
                                 opts.prometheus_host, port, exc)  # fmt: skip

@@ -6,15 +6,15 @@ Use it as the whole config::
 
 or import the hooks into your own ``gunicorn.conf.py``::
 
-    from flext_otel.integrations.gunicorn import post_fork, worker_abort, worker_exit
+    from flext_otel.integrations.gunicorn import post_worker_init, worker_abort, worker_exit
 
 What the hooks do (fork safety itself needs no hook: a worker forked from a
 master that configured flext-otel, as with ``--preload`` or
 ``opentelemetry-instrument``, gets its own pipeline and ``service.instance.id``):
 
-* ``post_fork``: in each worker, ``flext_otel.configure()`` from the ``OTEL_*``
-  environment when nothing configured a pipeline yet (an app that calls
-  ``configure()`` itself at import reconfigures it with its own options);
+* ``post_worker_init``: once the worker loaded the app, ``flext_otel.configure()``
+  from the ``OTEL_*`` environment if neither the app nor the master configured a
+  pipeline (so an app without telemetry code is covered too);
 * ``worker_exit`` / ``worker_abort``: flush and shut the worker's pipeline down
   within the exit deadline before the worker goes, and log what was lost with the
   worker's identity.
@@ -30,11 +30,12 @@ from __future__ import annotations
 import os as _os
 from typing import Any as _Any
 
-__all__ = ["post_fork", "worker_abort", "worker_exit"]
+__all__ = ["post_worker_init", "worker_abort", "worker_exit"]
 
 
-def post_fork(server: _Any, worker: _Any) -> None:
-    """In the new worker: configure flext-otel from the environment unless configured."""
+def post_worker_init(worker: _Any) -> None:
+    """In a worker that loaded the app: configure flext-otel from the environment
+    unless the app (or the master, with ``--preload``) already did."""
     from flext_otel.api import configure
     from flext_otel.pipeline.state import configured
 

@@ -224,9 +224,9 @@ def install_signal_handlers(flush: Callable[[int], bool]) -> tuple[int, ...]:
     ``flush`` returns False when it cannot flush now because the interrupted main
     thread is itself flushing: the signal is then held until the exit hooks ran."""
     global _flush_on_signal
-    _flush_on_signal = flush
     if threading.current_thread() is not threading.main_thread():
         return ()
+    _flush_on_signal = flush
     installed: list[int] = []
     for signum in _STOP_SIGNALS:
         try:
@@ -271,7 +271,7 @@ def _handle_signal(signum: int, frame: FrameType | None) -> None:
         flushed = False  # the interrupted thread is flushing already
     elif _flush_on_signal is not None:
         try:
-            flushed = _flush_on_signal(signum)
+            flushed = _flush_on_signal(signum) is not False
         except Exception as exc:
             _logger.warning("flext-otel flush on signal %d failed: %r", signum, exc)
     if not flushed:

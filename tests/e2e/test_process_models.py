@@ -230,14 +230,29 @@ def check_delivery(rx: OtlpReceiver, server: Served, workers: int) -> None:
 def test_gunicorn_four_workers(receiver: OtlpReceiver, tmp_path: Path, preload: bool) -> None:
     """gunicorn -w 4 (with and without --preload) serving the instrumented Flask app:
     all 200 traces and histogram counts arrive after SIGTERM, from 4 instances."""
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     argv, _ = command_line(GUNICORN_PRELOAD if preload else GUNICORN, "-b", f"127.0.0.1:{port}")
-    server = Served(argv, otel_env(receiver), port, tmp_path / "gunicorn.log")
+    env = otel_env(
+        receiver,
+        OTEL_METRICS_EXPORTER="otlp,prometheus",  # every process wants the /metrics port
+        OTEL_EXPORTER_PROMETHEUS_PORT=str(metrics_port),
+    )
+    server = Served(argv, env, port, tmp_path / "gunicorn.log")
     try:
-        server.wait_for_workers(4)
+        workers = server.wait_for_workers(4)
         server.burst()
         assert server.stop() == 0, server.output()
         check_delivery(receiver, server, 4)
+        # one warning per process that cannot serve /metrics, naming the one that does
+        output = server.output()
+        if preload:
+            owner = str(server.proc.pid)  # the master bound it before forking
+            assert output.count(f"is served by process {owner}, the parent") == 4, output
+        else:
+            owners = {o for o in workers if f"process {o} (" in output}
+            assert len(owners) == 1, output
+            assert output.count("serves that port") == 3, output
+        assert "flext-otel run --" in output
     finally:
         server.close()
 
