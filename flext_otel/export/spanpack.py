@@ -8,8 +8,8 @@ attributes, events, links, resource, scope, status), read in one C-level call;
 included) on the export worker, with text that UTF-8 cannot encode (lone
 surrogates) replaced so one bad string cannot fail a whole export batch.
 
-Imports: ``store.records`` (name bounds, the attribute view); the OpenTelemetry
-SDK. Pure functions: ``pack_span`` runs on application threads inside
+Imports: ``store.records`` and ``store.reading`` (name bounds, the attribute
+view); the OpenTelemetry SDK. Pure functions: ``pack_span`` runs on application threads inside
 ``on_end``, ``unpack_span`` on the export worker; neither keeps state.
 """
 
@@ -25,7 +25,8 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Status
 from opentelemetry.util.types import Attributes
 
-from flext_otel.store.records import MAX_NAME_LENGTH, attribute_view, bounded_name
+from flext_otel.store.reading import attribute_view
+from flext_otel.store.records import MAX_NAME_LENGTH, bounded_name
 
 Packed = tuple[Any, ...]
 """A finished span reduced to plain values plus references to shared objects."""
