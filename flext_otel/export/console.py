@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from flext_otel.store.records import SpanRecord, span_record_from
+from flext_otel.store.reading import span_record_from
+from flext_otel.store.records import SpanRecord
 from flext_otel.store.trees import build_tree
 
 if TYPE_CHECKING:

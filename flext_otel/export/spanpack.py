@@ -8,8 +8,8 @@ attributes, events, links, resource, scope, status), read in one C-level call;
 included) on the export worker, with text that UTF-8 cannot encode (lone
 surrogates) replaced so one bad string cannot fail a whole export batch.
 
-Imports: ``store.records`` (name bounds, the attribute view); the OpenTelemetry
-SDK. Pure functions: ``pack_span`` runs on application threads inside
+Imports: ``store.records`` and ``store.reading`` (name bounds, the attribute
+view); the OpenTelemetry SDK. Pure functions: ``pack_span`` runs on application threads inside
 ``on_end``, ``unpack_span`` on the export worker; neither keeps state.
 """
 
@@ -25,7 +25,8 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Status
 from opentelemetry.util.types import Attributes
 
-from flext_otel.store.records import MAX_NAME_LENGTH, attribute_view, bounded_name
+from flext_otel.store.reading import attribute_view
+from flext_otel.store.records import MAX_NAME_LENGTH, bounded_name
 
 Packed = tuple[Any, ...]
 """A finished span reduced to plain values plus references to shared objects."""
@@ -97,29 +98,56 @@ def unpack_span(packed: Packed) -> ReadableSpan:
         name = encodable(name)
     if status.description is not None and not status.description.isascii():
         status = Status(status.status_code, encodable(status.description))
-    if attributes:
-        view = attribute_view(attributes)
-        fixed = encodable_attributes(view)
-        if fixed is not view:
-            attributes = _with_dropped_attributes(fixed, getattr(attributes, "dropped", 0))
-    if events:
-        fixed_events = [_encodable_event(event) for event in events]
-        if any(new is not old for new, old in zip(fixed_events, events, strict=True)):
-            events = _with_dropped(fixed_events, getattr(events, "dropped", 0))
-    return ReadableSpan(
+    dropped = (
+        getattr(attributes, "dropped", 0),
+        getattr(events, "dropped", 0),
+        getattr(links, "dropped", 0),
+    )
+    # plain containers: the exporter's encoder then reads them at C speed
+    plain_attributes = (
+        None if attributes is None else encodable_attributes(dict(attribute_view(attributes)))
+    )
+    plain_events = tuple([_encodable_event(event) for event in events]) if events else ()
+    span = _QueuedSpan.__new__(_QueuedSpan)
+    ReadableSpan.__init__(
+        span,
         name,
         context=context,
         parent=parent,
         resource=resource,
-        attributes=attributes,
-        events=events if events is not None else (),
-        links=links if links is not None else (),
+        attributes=plain_attributes,
+        events=plain_events,
+        links=tuple(links) if links else (),
         kind=kind,
         status=status,
         start_time=start_time,
         end_time=end_time,
         instrumentation_scope=scope,
     )
+    span._dropped = dropped
+    return span
+
+
+class _QueuedSpan(ReadableSpan):
+    """A rebuilt span over plain containers (a dict, tuples) that keeps the original
+    dropped counts (the SDK derives them from its bounded containers)."""
+
+    _dropped: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def dropped_attributes(self) -> int:
+        """Attributes the SDK dropped from the original span."""
+        return self._dropped[0]
+
+    @property
+    def dropped_events(self) -> int:
+        """Events the SDK dropped from the original span."""
+        return self._dropped[1]
+
+    @property
+    def dropped_links(self) -> int:
+        """Links the SDK dropped from the original span."""
+        return self._dropped[2]
 
 
 def encodable(text: object) -> str:
@@ -149,8 +177,13 @@ def encodable_attributes(attributes: Attributes) -> Attributes:
     """``attributes`` unchanged when every key and string value encodes, else a fixed copy."""
     if not attributes:
         return attributes
-    for key, value in attributes.items():
-        if not key.isascii() or _encodable_value(value) is not value:
+    for key, value in attributes.items():  # the common case: ASCII keys and text
+        if not key.isascii():
+            break
+        if type(value) is str:
+            if not value.isascii():
+                break
+        elif isinstance(value, (tuple, list)) and _encodable_value(value) is not value:
             break
     else:
         return attributes

@@ -185,6 +185,23 @@ _PAIR_VALUES = {
 }
 _HEADER_WORDS = ("authorization", "cookie", "api-key", "auth-token")
 _DIGITS = re.compile(r"\d{4}").search  # every card number and SSN has 4 digits in a row
+_NO_ASCII_DIGITS = str.maketrans("", "", "0123456789")
+_MIN_SECRET_DIGITS = 9  # an SSN has 9 digits, a card number 13 to 19
+
+
+def may_hold_number_secret(text: str) -> bool:
+    """Whether ``text`` has enough digits for a card number or an SSN (cheap, C-level).
+
+    Four digits in a row in 11+ characters, and for ASCII text at least 9 digits
+    in all: IDs such as ``/users/12345`` skip the pattern scan.
+    """
+    if len(text) < 11 or _DIGITS(text) is None:
+        return False
+    if not text.isascii():
+        return True
+    return len(text) - len(text.translate(_NO_ASCII_DIGITS)) >= _MIN_SECRET_DIGITS
+
+
 _BIG_INT = 10**12  # integers this large may be card numbers
 _SMALL_NUMBER = 1000  # numbers this small (codes, counts) repeat: their pairs are cached
 _CLEAN_CACHE_SIZE = 4096
@@ -228,4 +245,5 @@ __all__ = [
     "key_is_sensitive",
     "key_words",
     "looks_like_card_number",
+    "may_hold_number_secret",
 ]

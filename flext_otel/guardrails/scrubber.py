@@ -25,7 +25,6 @@ from flext_otel.guardrails.rules import (
     _BIG_INT,
     _CLEAN_CACHE_MAX_LEN,
     _CLEAN_CACHE_SIZE,
-    _DIGITS,
     _HEADER_WORDS,
     _INNOCENT,
     _MIN_SECRET,
@@ -37,6 +36,7 @@ from flext_otel.guardrails.rules import (
     _VERDICT_CACHE_SIZE,
     key_is_sensitive,
     looks_like_card_number,
+    may_hold_number_secret,
 )
 
 # -- counters ----------------------------------------------------------------
@@ -100,7 +100,7 @@ class Scrubber:
     (bounded); a string is matched against the secret patterns only when cheap
     substring tests find what those patterns need (``=``/``:`` for pairs and
     headers, ``-----``, ``eyJ``, ``bearer``, ``://`` with ``@``, four digits in a
-    row in 11+ characters); every pattern scans in linear time.
+    row in 11+ characters with 9+ digits in all); every pattern scans in linear time.
     """
 
     def __init__(self, options: ScrubbingOptions | None = None) -> None:
@@ -203,7 +203,7 @@ class Scrubber:
             self._always_scan
             or "-----" in text
             or "eyJ" in text
-            or (len(text) >= 11 and _DIGITS(text) is not None)
+            or may_hold_number_secret(text)
             or "bearer" in lower
             or ("@" in text and "://" in text)
             or (separated and any(word in lower for word in _HEADER_WORDS))

@@ -51,7 +51,7 @@ from flext_otel.guardrails.scrubber import (
     scrub_attributes,
 )
 from flext_otel.guardrails.transform import SpanTransform
-from flext_otel.store.records import attribute_dict, attribute_view, span_events
+from flext_otel.store.reading import attribute_dict, attribute_view, span_events
 from flext_otel.support.counters import PipelineCounters
 from flext_otel.support.logonce import LogOnce
 from flext_otel.support.otel_private import LogRecordProcessor
@@ -159,7 +159,7 @@ class SpanGuard:
         else the redacted copy and its attributes (with ``flext.scrubbed_keys``).
 
         ``attributes`` must be a fresh dict of the span's attributes; ``fields``
-        the span's :func:`~flext_otel.store.records.span_fields` when the caller
+        the span's :func:`~flext_otel.store.reading.span_fields` when the caller
         read them already.
         """
         scrubber = self._scrubber

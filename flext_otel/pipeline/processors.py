@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from flext_otel.guardrails.scrubbing import SpanGuard
 from flext_otel.guardrails.transform import LogTransform, SpanTransform
 from flext_otel.pipeline.correlation import get_correlation_id
-from flext_otel.store.records import (
+from flext_otel.store.reading import (
     attribute_dict,
     log_view_from,
     record_from_fields,

@@ -1,13 +1,15 @@
 """The bounded, thread-safe, queryable in-memory telemetry store.
 
-Modules: ``records`` (the record types and their builders), ``ring`` (the ring
-buffer), ``index`` (the span ring indexed by trace, trace summaries), ``trees``
-(trace trees) and ``telemetry`` (:class:`TelemetryStore` and its queries).
+Modules: ``records`` (the record types), ``reading`` (building records from SDK
+objects), ``ring`` (the ring buffer), ``index`` (the span ring indexed by
+trace, trace summaries), ``trees`` (trace trees) and ``telemetry``
+(:class:`TelemetryStore` and its queries).
 Imports: ``support`` and ``domain``; the OpenTelemetry API and SDK types for
 building records.
 """
 
 from flext_otel.store.index import SpanIndex, TraceSummary
+from flext_otel.store.reading import log_view_from, span_record_from
 from flext_otel.store.records import (
     LEVELS,
     MAX_NAME_LENGTH,
@@ -17,8 +19,6 @@ from flext_otel.store.records import (
     SignalStats,
     SpanRecord,
     bounded_name,
-    log_view_from,
-    span_record_from,
 )
 from flext_otel.store.ring import RingBuffer
 from flext_otel.store.telemetry import TelemetryStore

@@ -152,7 +152,7 @@ class SpanIndex:
     def __init__(self, capacity: int) -> None:
         self.capacity = check_capacity(capacity)
         self._lock = threading.Lock()
-        self._accepted = 0
+        self._accepted_before = 0  # spans accepted before the last clear (plus _next since)
         self._cleared = 0  # every accepted span is held, evicted or cleared
         self._generation = 0
         self._reset()
@@ -172,7 +172,6 @@ class SpanIndex:
         with self._lock:
             seq = self._next
             self._next = seq + 1
-            self._accepted += 1
             capacity = self.capacity
             slots = self._slots
             if seq < capacity:
@@ -218,6 +217,7 @@ class SpanIndex:
         """Drop every span (counters are kept)."""
         with self._lock:
             self._cleared += min(self._next, self.capacity)
+            self._accepted_before += self._next
             self._generation += 1
             self._reset()
 
@@ -229,9 +229,8 @@ class SpanIndex:
         """Accepted and evicted counts, capacity and current size."""
         with self._lock:
             size = min(self._next, self.capacity)
-            return SignalStats(
-                self._accepted, self._accepted - self._cleared - size, self.capacity, size
-            )
+            accepted = self._accepted_before + self._next
+            return SignalStats(accepted, accepted - self._cleared - size, self.capacity, size)
 
     def snapshot(self) -> list[SpanRecord]:
         """Every retained span, oldest first."""

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flext_otel.store.index import SpanIndex, TraceFilter, TraceSummary
+from flext_otel.store.reading import log_view_from, span_record_from
 from flext_otel.store.records import (
     LEVELS,
     MAX_NAME_LENGTH,
@@ -33,8 +34,6 @@ from flext_otel.store.records import (
     SignalStats,
     SpanRecord,
     bounded_name,
-    log_view_from,
-    span_record_from,
 )
 from flext_otel.store.ring import RingBuffer, check_capacity
 from flext_otel.store.trees import SpanNode, build_tree

@@ -106,3 +106,17 @@ def test_truncated_values_are_counted_once_per_span() -> None:
         pass
     assert counters.snapshot()["truncated"] == 1
     assert len(first.spans) == 1
+
+
+def test_ids_with_few_digits_skip_the_number_scan_but_secrets_are_still_found() -> None:
+    """The digit prefilter passes IDs by and still catches card numbers and SSNs."""
+    from flext_otel.guardrails.rules import may_hold_number_secret
+
+    assert not may_hold_number_secret("/users/12345")
+    assert not may_hold_number_secret("h12345.example.com")
+    assert may_hold_number_secret("card 4111 1111 1111 1111")
+    assert may_hold_number_secret("ssn 123-45-6789")
+    scrubber = Scrubber()
+    assert scrubber.scrub_text("/users/12345") == "/users/12345"
+    assert "4111" not in scrubber.scrub_text("paid with 4111-1111-1111-1111 today")
+    assert "6789" not in scrubber.scrub_text("ssn is 123-45-6789.")
