@@ -77,7 +77,7 @@ from flext_otel.export.metricexport import CountingMetricExporter
 from flext_otel.export.spanpack import Packed, pack_span, unpack_span
 from flext_otel.guardrails.transform import LogTransform, SpanTransform
 from flext_otel.support.counters import PipelineCounters, PipelineStats
-from flext_otel.support.logonce import _OnceLogger
+from flext_otel.support.logonce import LogOnce
 from flext_otel.support.otel_private import (
     LogRecordExporter,
     LogRecordExportResult,
@@ -115,7 +115,7 @@ class _BatchProcessor:
     _success: object = None  # the exporter's SUCCESS result
     _label = ""  # names the processor in the log-once messages
     _core: _BatchCore[Any]
-    _once: _OnceLogger
+    _once: LogOnce
 
     def _prepare(self, items: list[Any]) -> tuple[list[Any], int]:
         raise NotImplementedError
@@ -128,7 +128,7 @@ class _BatchProcessor:
         queue: dict[str, float],
     ) -> None:
         """The core: ``queue`` holds the queue bounds and timings as given."""
-        self._once = _OnceLogger(self._label)
+        self._once = LogOnce(self._label)
         self._core = _BatchCore(
             counters.key,
             exporter,

@@ -35,7 +35,7 @@ from flext_otel.export.bounded import (
     suppressed,
 )
 from flext_otel.support.counters import PipelineCounters, PipelineStats
-from flext_otel.support.logonce import _OnceLogger
+from flext_otel.support.logonce import LogOnce
 
 _logger = logging.getLogger("flext_otel.export.batch")
 
@@ -103,7 +103,7 @@ class _BatchCore(Generic[T]):
         self._prepare = prepare
         self._success = success
         self._backoff_range = backoff
-        self._internal = _OnceLogger(f"{key} batch worker")
+        self._internal = LogOnce(f"{key} batch worker")
         self._outage = _Outage(key)
         self._init_state()
         counters.depth = self._depth_probe

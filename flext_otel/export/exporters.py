@@ -16,8 +16,6 @@ from flext_otel.export.metricview import SharedMetricReader, metric_points, poin
 from flext_otel.export.otlp import otlp_log_exporter, otlp_metric_exporter, otlp_span_exporter
 from flext_otel.export.prometheus import prometheus_available, prometheus_registry
 
-_points_of = points_of  # the name the hub used before the split
-
 __all__ = [
     "ConsoleTreeSpanExporter",
     "SharedMetricReader",

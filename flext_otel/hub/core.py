@@ -238,7 +238,7 @@ class Hub:
         self, service: str | None = None, instance: str | None = None
     ) -> list[MetricPoint]:
         """Merged metric points (of one service, or one instance's own) for ``/api/metrics``."""
-        from flext_otel.export.exporters import _points_of
+        from flext_otel.export.metricview import points_of
 
         data = self.merger.metrics_data(service, instance)
         return [
@@ -246,7 +246,7 @@ class Hub:
             for rm in data.resource_metrics
             for sm in rm.scope_metrics
             for metric in sm.metrics
-            for point in _points_of(metric)
+            for point in points_of(metric)
         ]
 
     def stats(self) -> dict[str, Any]:

@@ -105,8 +105,4 @@ class LogOnce:
             return False
 
 
-#: The name this helper had when it logged only a component's first failure;
-#: modules being split keep importing it while they move to :class:`LogOnce`.
-_OnceLogger = LogOnce
-
 __all__ = ["MAX_REASONS", "LogOnce"]
